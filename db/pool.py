@@ -1,0 +1,44 @@
+"""The asyncpg connection pool and the errors that mean 'the database is unreachable'."""
+
+from __future__ import annotations
+
+import asyncio
+
+import asyncpg
+import orjson
+
+# Raised when the server is down, restarting, or a connection broke mid-query. The error
+# middleware answers them with 503 `unavailable`: the gateway fails closed.
+DB_UNAVAILABLE_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    asyncio.TimeoutError,
+    asyncpg.InterfaceError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.AdminShutdownError,
+)
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    for json_type in ("json", "jsonb"):
+        await conn.set_type_codec(
+            json_type,
+            encoder=lambda value: orjson.dumps(value).decode(),
+            decoder=orjson.loads,
+            schema="pg_catalog",
+        )
+
+
+async def create_pool(
+    dsn: str, *, min_size: int, max_size: int, command_timeout: float
+) -> asyncpg.Pool:
+    return await asyncpg.create_pool(
+        dsn,
+        min_size=min_size,
+        max_size=max_size,
+        command_timeout=command_timeout,
+        init=_init_connection,
+        # Connections broken by a database restart are dropped and re-made on the next acquire.
+        max_inactive_connection_lifetime=60.0,
+        server_settings={"application_name": "kaixu-gateway"},
+    )

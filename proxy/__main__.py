@@ -1,0 +1,87 @@
+"""Entry point: `python -m proxy [serve|migrate|rollback]`; the only reader of the environment."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import logging
+import os
+import sys
+from collections.abc import Iterator
+
+from proxy.log import configure_logging
+from proxy.server import serve
+from proxy.settings import Settings, SettingsError, load_settings
+
+log = logging.getLogger("kaixu.main")
+
+
+@contextlib.contextmanager
+def database(settings: Settings) -> Iterator[Settings]:
+    """Yield settings with a DATABASE_URL: the configured one, or an embedded server's."""
+    if settings.database_url:
+        yield settings
+        return
+    from db.embedded import EmbeddedPostgres
+
+    server = EmbeddedPostgres(settings.data_dir / "pg")
+    try:
+        yield dataclasses.replace(settings, database_url=server.dsn)
+    finally:
+        server.stop()
+
+
+def banner(settings: Settings, password_from_file: bool) -> str:
+    lines = [
+        f"Kaixu Gateway is serving on {settings.admin_url.removesuffix('/admin/')}",
+        f"  Admin UI:       {settings.admin_url}",
+    ]
+    if password_from_file:
+        where = settings.data_dir / "admin-password"
+        lines.append(f"  Admin password: {settings.admin_password}   (kept in {where})")
+    else:
+        lines.append("  Admin password: the ADMIN_PASSWORD you set")
+    if not settings.database_url or "host=" in settings.database_url:
+        lines.append(f"  Database:       embedded PostgreSQL in {settings.data_dir / 'pg'}")
+    lines.append("  Press Ctrl-C to stop.")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m proxy", description=__doc__)
+    commands = parser.add_subparsers(dest="command")
+    commands.add_parser("serve", help="migrate, then serve the gateway (the default)")
+    commands.add_parser("migrate", help="apply pending migrations and exit")
+    rollback_parser = commands.add_parser("rollback", help="roll back migrations and exit")
+    rollback_parser.add_argument("--steps", type=int, default=1, help="how many (0: all)")
+    args = parser.parse_args(argv)
+
+    try:
+        settings = load_settings(os.environ)
+    except SettingsError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+    configure_logging(settings.log_level)
+
+    from db.migrate import migrate, rollback
+    from proxy.local_secrets import with_local_secrets
+
+    with database(settings) as settings:
+        assert settings.database_url
+        if args.command == "rollback":
+            undone = rollback(settings.database_url, args.steps or None)
+            print("rolled back: " + (", ".join(undone) or "nothing"))
+            return 0
+        applied = migrate(settings.database_url)
+        if args.command == "migrate":
+            print("applied: " + (", ".join(applied) or "nothing, the schema is up to date"))
+            return 0
+        settings, password_from_file = with_local_secrets(settings)
+        serve(settings, banner(settings, password_from_file))
+    return 0
+
+
+if __name__ == "__main__":
+    with contextlib.suppress(KeyboardInterrupt):
+        sys.exit(main())

@@ -1,0 +1,54 @@
+"""The application factory: builds the aiohttp app from settings; every resource in cleanup_ctx."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from db.pool import DB_UNAVAILABLE_ERRORS, create_pool
+from proxy import admin_ui, health
+from proxy.metrics import Metrics
+from proxy.middleware import observe
+from proxy.settings import Settings
+from proxy.state import DB_POOL, METRICS, SETTINGS
+
+log = logging.getLogger("kaixu.app")
+
+POOL_CONNECT_ATTEMPTS = 30  # one a second: rides out a database that is still starting
+
+
+async def _db_pool(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    assert settings.database_url, "create_app needs a resolved DATABASE_URL"
+    for attempt in range(1, POOL_CONNECT_ATTEMPTS + 1):
+        try:
+            pool = await create_pool(
+                settings.database_url,
+                min_size=settings.db_pool_min,
+                max_size=settings.db_pool_max,
+                command_timeout=settings.db_command_timeout_s,
+            )
+            break
+        except DB_UNAVAILABLE_ERRORS:
+            if attempt == POOL_CONNECT_ATTEMPTS:
+                raise
+            log.warning("database not reachable yet, retrying", extra={"attempt": attempt})
+            await asyncio.sleep(1)
+    app[DB_POOL] = pool
+    try:
+        yield
+    finally:
+        await pool.close()
+
+
+def create_app(settings: Settings) -> web.Application:
+    app = web.Application(middlewares=[observe], client_max_size=settings.max_body_bytes)
+    app[SETTINGS] = settings
+    app[METRICS] = Metrics()
+    app.cleanup_ctx.append(_db_pool)
+    health.add_routes(app)
+    admin_ui.add_routes(app)
+    return app

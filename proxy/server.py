@@ -1,0 +1,77 @@
+"""Serving: one worker in this process, or N worker processes sharing the port (SO_REUSEPORT)."""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import multiprocessing.connection
+import os
+import signal
+
+from proxy.log import configure_logging
+from proxy.settings import Settings
+
+log = logging.getLogger("kaixu.server")
+
+
+def run_worker(settings: Settings, banner_text: str | None) -> None:
+    """Serve in this process until SIGINT/SIGTERM; aiohttp then shuts down gracefully."""
+    import uvloop
+    from aiohttp import web
+
+    from proxy.app import create_app
+
+    configure_logging(settings.log_level)
+
+    def announce(_: str) -> None:
+        if banner_text:
+            print(banner_text, flush=True)
+
+    web.run_app(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        reuse_port=settings.workers > 1,
+        access_log=None,
+        print=announce,
+        loop=uvloop.new_event_loop(),
+    )
+
+
+def _spawned_worker(settings: Settings, banner_text: str | None) -> None:
+    # Its own process group: a terminal's Ctrl-C reaches only the supervisor, which then
+    # stops each worker exactly once with SIGTERM.
+    os.setpgrp()
+    run_worker(settings, banner_text)
+
+
+def serve(settings: Settings, banner_text: str) -> None:
+    if settings.workers == 1:
+        run_worker(settings, banner_text)
+        return
+    context = multiprocessing.get_context("spawn")
+    stopping = False
+
+    def start(banner: str | None) -> multiprocessing.Process:
+        worker = context.Process(target=_spawned_worker, args=(settings, banner), daemon=False)
+        worker.start()
+        return worker
+
+    def stop(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+        for worker in workers:
+            if worker.is_alive() and worker.pid:
+                os.kill(worker.pid, signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    workers = [start(banner_text if i == 0 else None) for i in range(settings.workers)]
+    while not stopping:
+        multiprocessing.connection.wait([w.sentinel for w in workers])
+        for i, worker in enumerate(workers):
+            if not worker.is_alive() and not stopping:
+                log.error("worker exited, starting another", extra={"exitcode": worker.exitcode})
+                workers[i] = start(None)
+    for worker in workers:
+        worker.join()

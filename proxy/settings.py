@@ -1,0 +1,228 @@
+"""Gateway settings: one frozen dataclass, parsed from the environment in this one place."""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from urllib.parse import urlsplit
+
+
+class SettingsError(ValueError):
+    """A setting is missing or malformed; the message names the variable."""
+
+
+ENVIRONMENTS = ("development", "production")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Settings:
+    database_url: str | None = None
+    data_dir: Path = Path(".data")
+    environment: str = "development"
+    admin_password: str | None = None
+    secret: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 8080
+    workers: int = 1
+    openai_api_key: str | None = None
+    anthropic_api_key: str | None = None
+    gemini_api_key: str | None = None
+    openai_base_url: str = "https://api.openai.com/v1"
+    anthropic_base_url: str = "https://api.anthropic.com"
+    gemini_base_url: str = "https://generativelanguage.googleapis.com"
+    stripe_secret_key: str | None = None
+    stripe_webhook_secret: str | None = None
+    stripe_api_base: str | None = None
+    public_url: str | None = None
+    demo_provider: bool | None = None
+    max_body_bytes: int = 1024 * 1024
+    default_max_tokens: int = 1024
+    max_tokens_limit: int = 32768
+    upstream_connect_timeout_s: float = 10.0
+    upstream_read_timeout_s: float = 120.0
+    db_pool_min: int = 2
+    db_pool_max: int = 20
+    db_command_timeout_s: float = 5.0
+    log_level: str = "INFO"
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment == "production"
+
+    @property
+    def admin_url(self) -> str:
+        base = self.public_url or f"http://{_url_host(self.host)}:{self.port}"
+        return base.rstrip("/") + "/admin/"
+
+    @property
+    def demo_enabled(self) -> bool:
+        """The demo provider is on when asked for, or by default when no real key is set."""
+        if self.demo_provider is not None:
+            return self.demo_provider
+        return not (self.openai_api_key or self.anthropic_api_key or self.gemini_api_key)
+
+
+def _url_host(host: str) -> str:
+    if host in ("0.0.0.0", "::", ""):
+        return "127.0.0.1"
+    return f"[{host}]" if ":" in host else host
+
+
+def _text(env: Mapping[str, str], name: str) -> str | None:
+    value = env.get(name, "").strip()
+    return value or None
+
+
+def _int(env: Mapping[str, str], name: str, default: int, lo: int, hi: int) -> int:
+    raw = _text(env, name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a whole number, got {raw!r}") from None
+    if not lo <= value <= hi:
+        raise SettingsError(f"{name} must be between {lo} and {hi}, got {value}")
+    return value
+
+
+def _float(env: Mapping[str, str], name: str, default: float, lo: float, hi: float) -> float:
+    raw = _text(env, name)
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number, got {raw!r}") from None
+    if not lo <= value <= hi:
+        raise SettingsError(f"{name} must be between {lo} and {hi}, got {value}")
+    return value
+
+
+def _bool(env: Mapping[str, str], name: str) -> bool | None:
+    raw = _text(env, name)
+    if raw is None:
+        return None
+    lowered = raw.lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise SettingsError(f"{name} must be true or false, got {raw!r}")
+
+
+def _http_url(env: Mapping[str, str], name: str, default: str | None) -> str | None:
+    raw = _text(env, name)
+    if raw is None:
+        return default
+    parts = urlsplit(raw)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise SettingsError(f"{name} must be an http(s) URL, got {raw!r}")
+    return raw.rstrip("/")
+
+
+def _database_url(env: Mapping[str, str]) -> str | None:
+    raw = _text(env, "DATABASE_URL")
+    if raw is None:
+        return None
+    scheme = urlsplit(raw).scheme
+    if scheme not in ("postgres", "postgresql"):
+        raise SettingsError(
+            f"DATABASE_URL must start with postgresql:// or postgres://, got scheme {scheme!r}"
+        )
+    return raw
+
+
+def _host(env: Mapping[str, str]) -> str:
+    raw = _text(env, "HOST") or "127.0.0.1"
+    try:
+        ipaddress.ip_address(raw)
+    except ValueError:
+        if not re.fullmatch(r"[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252})", raw):
+            raise SettingsError(f"HOST must be an IP address or host name, got {raw!r}") from None
+    return raw
+
+
+DEFAULTS = Settings()
+
+
+def load_settings(env: Mapping[str, str]) -> Settings:
+    """Parse settings from an environment mapping; raise SettingsError naming what is wrong."""
+    environment = (_text(env, "KAIXU_ENV") or "development").lower()
+    if environment not in ENVIRONMENTS:
+        raise SettingsError(
+            f"KAIXU_ENV must be one of {', '.join(ENVIRONMENTS)}, got {environment!r}"
+        )
+    settings = Settings(
+        database_url=_database_url(env),
+        data_dir=Path(_text(env, "DATA_DIR") or ".data"),
+        environment=environment,
+        admin_password=_text(env, "ADMIN_PASSWORD"),
+        secret=_text(env, "KAIXU_SECRET"),
+        host=_host(env),
+        port=_int(env, "PORT", 8080, 0, 65535),
+        workers=_int(env, "WORKERS", 1, 1, 64),
+        openai_api_key=_text(env, "OPENAI_API_KEY"),
+        anthropic_api_key=_text(env, "ANTHROPIC_API_KEY"),
+        gemini_api_key=_text(env, "GEMINI_API_KEY"),
+        openai_base_url=_http_url(env, "OPENAI_BASE_URL", DEFAULTS.openai_base_url),
+        anthropic_base_url=_http_url(env, "ANTHROPIC_BASE_URL", DEFAULTS.anthropic_base_url),
+        gemini_base_url=_http_url(env, "GEMINI_BASE_URL", DEFAULTS.gemini_base_url),
+        stripe_secret_key=_text(env, "STRIPE_SECRET_KEY"),
+        stripe_webhook_secret=_text(env, "STRIPE_WEBHOOK_SECRET"),
+        stripe_api_base=_http_url(env, "STRIPE_API_BASE", None),
+        public_url=_http_url(env, "PUBLIC_URL", None),
+        demo_provider=_bool(env, "DEMO_PROVIDER"),
+        max_body_bytes=_int(env, "MAX_BODY_BYTES", DEFAULTS.max_body_bytes, 1024, 64 * 1024 * 1024),
+        default_max_tokens=_int(
+            env, "DEFAULT_MAX_TOKENS", DEFAULTS.default_max_tokens, 1, 1_000_000
+        ),
+        max_tokens_limit=_int(env, "MAX_TOKENS_LIMIT", DEFAULTS.max_tokens_limit, 1, 1_000_000),
+        upstream_connect_timeout_s=_float(
+            env, "UPSTREAM_CONNECT_TIMEOUT_S", DEFAULTS.upstream_connect_timeout_s, 0.1, 600
+        ),
+        upstream_read_timeout_s=_float(
+            env, "UPSTREAM_READ_TIMEOUT_S", DEFAULTS.upstream_read_timeout_s, 0.1, 3600
+        ),
+        db_pool_min=_int(env, "DB_POOL_MIN", DEFAULTS.db_pool_min, 0, 1000),
+        db_pool_max=_int(env, "DB_POOL_MAX", DEFAULTS.db_pool_max, 1, 1000),
+        db_command_timeout_s=_float(
+            env, "DB_COMMAND_TIMEOUT_S", DEFAULTS.db_command_timeout_s, 0.1, 600
+        ),
+        log_level=(_text(env, "LOG_LEVEL") or "INFO").upper(),
+    )
+    if settings.default_max_tokens > settings.max_tokens_limit:
+        raise SettingsError("DEFAULT_MAX_TOKENS must not exceed MAX_TOKENS_LIMIT")
+    if settings.db_pool_min > settings.db_pool_max:
+        raise SettingsError("DB_POOL_MIN must not exceed DB_POOL_MAX")
+    if settings.log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise SettingsError(
+            f"LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got {settings.log_level!r}"
+        )
+    if settings.is_production:
+        _check_production(settings)
+    return settings
+
+
+def _check_production(settings: Settings) -> None:
+    """In production nothing secret is generated: a missing one stops the start."""
+    missing = [
+        name
+        for name, value in (
+            ("DATABASE_URL", settings.database_url),
+            ("ADMIN_PASSWORD", settings.admin_password),
+            ("KAIXU_SECRET", settings.secret),
+        )
+        if not value
+    ]
+    if missing:
+        raise SettingsError(f"KAIXU_ENV=production requires {', '.join(missing)}")
+    if len(settings.admin_password or "") < 12:
+        raise SettingsError("ADMIN_PASSWORD must be at least 12 characters in production")
+    if len(settings.secret or "") < 32:
+        raise SettingsError("KAIXU_SECRET must be at least 32 characters in production")
+    if settings.stripe_secret_key and not settings.stripe_webhook_secret:
+        raise SettingsError("STRIPE_SECRET_KEY is set but STRIPE_WEBHOOK_SECRET is not")

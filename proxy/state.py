@@ -1,0 +1,13 @@
+"""Typed keys for everything the application holds; app-wide state lives only here."""
+
+from __future__ import annotations
+
+import asyncpg
+from aiohttp import web
+
+from proxy.metrics import Metrics
+from proxy.settings import Settings
+
+SETTINGS = web.AppKey("settings", Settings)
+DB_POOL = web.AppKey("db_pool", asyncpg.Pool)
+METRICS = web.AppKey("metrics", Metrics)
