@@ -1,0 +1,113 @@
+"""Fake OpenAI, Anthropic and Gemini upstreams that speak the real wire formats.
+
+Usage::
+
+    fake = FakeUpstream("openai")      # or "anthropic" / "gemini"
+    await fake.start()                  # 127.0.0.1, a free port, in the running loop
+    fake.base_url                       # openai: http://127.0.0.1:PORT/v1, others: http://127.0.0.1:PORT
+    fake.requests                       # [RecordedRequest(method, path, headers, body, json), ...]
+    await fake.close()
+
+The behaviour of each request is chosen by `fake:NAME[=VALUE]` tokens in the text of the last
+user message: text, usage, cached, cache_write, reasoning, error, mid-stream-error, cut,
+early-end, crlf, lf, tiny-reads, slow, stall (see `common.parse_directives`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import orjson
+from aiohttp import web
+from multidict import CIMultiDict
+
+from .anthropic import AnthropicProvider
+from .common import Directives, FakeProvider, RecordedRequest, parse_directives, send_stream
+from .gemini import GeminiProvider
+from .openai import OpenAIProvider
+
+__all__ = ["PROVIDERS", "Directives", "FakeUpstream", "RecordedRequest", "parse_directives"]
+
+PROVIDERS: dict[str, type[FakeProvider]] = {
+    "openai": OpenAIProvider,
+    "anthropic": AnthropicProvider,
+    "gemini": GeminiProvider,
+}
+
+
+class FakeUpstream:
+    """An aiohttp server playing one provider; `record=False` keeps no request (benchmarks)."""
+
+    def __init__(
+        self, provider: str, host: str = "127.0.0.1", port: int = 0, *, record: bool = True
+    ) -> None:
+        if provider not in PROVIDERS:
+            raise ValueError(f"unknown provider {provider!r}; choose from {sorted(PROVIDERS)}")
+        self.provider_name = provider
+        self.provider = PROVIDERS[provider]()
+        self.host = host
+        self.port = port
+        self.record = record
+        self.requests: list[RecordedRequest] = []
+        self._runner: web.AppRunner | None = None
+
+    @property
+    def root_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def base_url(self) -> str:
+        """What an SDK takes as its base URL (OpenAI's includes `/v1`)."""
+        return self.root_url + self.provider.url_prefix
+
+    def make_app(self) -> web.Application:
+        app = web.Application(client_max_size=64 * 1024 * 1024)
+        self.provider.add_routes(app, self._handle)
+        return app
+
+    async def start(self) -> None:
+        self._runner = web.AppRunner(self.make_app(), access_log=None, shutdown_timeout=0.5)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.port)
+        await site.start()
+        self.port = self._runner.addresses[0][1]
+
+    async def close(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> FakeUpstream:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def _handle(self, request: web.Request, stream: bool | None = None) -> web.StreamResponse:
+        raw = await request.read()
+        try:
+            body: Any = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            body = None
+        if self.record:
+            self.requests.append(
+                RecordedRequest(
+                    request.method, request.path_qs, CIMultiDict(request.headers), raw, body
+                )
+            )
+        provider = self.provider
+        failure = provider.auth_error(request)
+        if failure is None:
+            failure = provider.body_error(body)
+        if failure is not None:  # (a Response is falsy: it is an empty mapping)
+            return failure
+        d = parse_directives(provider.last_user_text(body), provider.default_text)
+        if d.slow > 0:
+            await asyncio.sleep(d.slow)
+        if d.error is not None:
+            return provider.error_response(d.error)
+        if provider.is_stream(request, body, stream):
+            return await send_stream(request, d, provider.stream_plan(request, body, d))
+        return provider.completion(request, body, d)

@@ -1,0 +1,182 @@
+"""Fake Anthropic Messages API: `POST /v1/messages`, plain and streamed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from .common import (
+    Directives,
+    FakeProvider,
+    Handler,
+    StreamPlan,
+    json_response,
+    new_id,
+    split_text,
+    sse,
+)
+
+# status -> (error type, message)
+ERRORS: dict[int, tuple[str, str]] = {
+    400: ("invalid_request_error", "Invalid request."),
+    401: ("authentication_error", "invalid x-api-key"),
+    403: (
+        "permission_error",
+        "Your API key does not have permission to use the specified resource.",
+    ),
+    404: ("not_found_error", "The requested resource could not be found."),
+    413: ("request_too_large", "Request exceeds the maximum allowed number of bytes."),
+    429: (
+        "rate_limit_error",
+        "This request would exceed the rate limit for your organization of 50 requests per"
+        " minute. Please try again later.",
+    ),
+    500: ("api_error", "Internal server error"),
+    529: ("overloaded_error", "Overloaded"),
+}
+SYSTEM_ROLE = (
+    'messages: Unexpected role "system". The Messages API accepts a top-level `system`'
+    ' parameter, not "system" as an input message role.'
+)
+
+
+def error_json(status: int, type_: str, message: str) -> web.Response:
+    body = {"type": "error", "error": {"type": type_, "message": message}}
+    body["request_id"] = new_id("req_011C", 20)
+    return json_response(body, status, {"request-id": body["request_id"]})
+
+
+def usage(d: Directives, output_tokens: int) -> dict[str, Any]:
+    return {
+        "input_tokens": d.input_tokens,
+        "cache_creation_input_tokens": d.cache_write,
+        "cache_read_input_tokens": d.cached,
+        "cache_creation": {
+            "ephemeral_5m_input_tokens": d.cache_write,
+            "ephemeral_1h_input_tokens": 0,
+        },
+        "output_tokens": output_tokens,
+        "service_tier": "standard",
+    }
+
+
+class AnthropicProvider(FakeProvider):
+    name = "anthropic"
+
+    def add_routes(self, app: web.Application, handler: Handler) -> None:
+        app.router.add_post("/v1/messages", handler)
+
+    def auth_error(self, request: web.Request) -> web.Response | None:
+        # anthropic>=2.x sends its API key as `Authorization: Bearer`; the API takes both.
+        key = request.headers.get("x-api-key", "").strip()
+        scheme, _, bearer = request.headers.get("Authorization", "").partition(" ")
+        if not key and scheme.lower() == "bearer":
+            key = bearer.strip()
+        if not key:
+            return error_json(401, "authentication_error", "x-api-key header is required")
+        if key == "bad-key":
+            return self.error_response(401)
+        if not request.headers.get("anthropic-version"):
+            return error_json(400, "invalid_request_error", "anthropic-version: header is required")
+        return None
+
+    def body_error(self, body: Any) -> web.Response | None:
+        if not isinstance(body, dict):
+            return error_json(400, "invalid_request_error", "There was an error parsing the body")
+        for required in ("model", "max_tokens", "messages"):
+            if required not in body:
+                return error_json(400, "invalid_request_error", f"{required}: Field required")
+        messages = body["messages"]
+        if not isinstance(messages, list):
+            return error_json(400, "invalid_request_error", "messages: Input should be a list")
+        if any(isinstance(m, dict) and m.get("role") == "system" for m in messages):
+            return error_json(400, "invalid_request_error", SYSTEM_ROLE)
+        return None
+
+    def last_user_text(self, body: dict[str, Any]) -> str:
+        for message in reversed(body["messages"]):
+            if isinstance(message, dict) and message.get("role") == "user":
+                content = message.get("content")
+                if isinstance(content, str):
+                    return content
+                if isinstance(content, list):
+                    return " ".join(
+                        str(b.get("text", ""))
+                        for b in content
+                        if isinstance(b, dict) and b.get("type") == "text"
+                    )
+                return ""
+        return ""
+
+    def error_response(self, status: int) -> web.Response:
+        default = ERRORS[500] if status >= 500 else ERRORS[400]
+        return error_json(status, *ERRORS.get(status, default))
+
+    def is_stream(self, request: web.Request, body: dict[str, Any], stream: bool | None) -> bool:
+        return body.get("stream") is True
+
+    def completion(self, request: web.Request, body: dict[str, Any], d: Directives) -> web.Response:
+        return json_response(
+            {
+                "id": new_id("msg_01", 22),
+                "type": "message",
+                "role": "assistant",
+                "model": body["model"],
+                "content": [{"type": "text", "text": d.text}],
+                "stop_reason": "end_turn",
+                "stop_sequence": None,
+                "usage": usage(d, d.output_tokens),
+            },
+            headers=self._headers(),
+        )
+
+    def stream_plan(self, request: web.Request, body: dict[str, Any], d: Directives) -> StreamPlan:
+        eol = b"\r\n" if d.crlf else b"\n"
+
+        def event(name: str, data: dict[str, Any]) -> bytes:
+            return sse({"type": name, **data}, eol, name)
+
+        message = {
+            "id": new_id("msg_01", 22),
+            "type": "message",
+            "role": "assistant",
+            "model": body["model"],
+            "content": [],
+            "stop_reason": None,
+            "stop_sequence": None,
+            "usage": usage(d, 1),
+        }
+        return StreamPlan(
+            head=[
+                event("message_start", {"message": message}),
+                event(
+                    "content_block_start",
+                    {"index": 0, "content_block": {"type": "text", "text": ""}},
+                ),
+                event("ping", {}),
+            ],
+            deltas=[
+                event(
+                    "content_block_delta", {"index": 0, "delta": {"type": "text_delta", "text": t}}
+                )
+                for t in split_text(d.text)
+            ],
+            tail=[
+                event("content_block_stop", {"index": 0}),
+                event(
+                    "message_delta",
+                    {
+                        "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+                        "usage": {"output_tokens": d.output_tokens},
+                    },
+                ),
+                event("message_stop", {}),
+            ],
+            error=event("error", {"error": {"type": "overloaded_error", "message": "Overloaded"}}),
+            headers=self._headers(),
+        )
+
+    @staticmethod
+    def _headers() -> dict[str, str]:
+        return {"request-id": new_id("req_011C", 20)}
