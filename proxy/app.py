@@ -10,6 +10,7 @@ from aiohttp import web
 
 from db.pool import DB_UNAVAILABLE_ERRORS, create_pool
 from proxy import admin_ui, health
+from proxy.admin import create_admin_app
 from proxy.metrics import Metrics
 from proxy.middleware import observe
 from proxy.settings import Settings
@@ -50,5 +51,6 @@ def create_app(settings: Settings) -> web.Application:
     app[METRICS] = Metrics()
     app.cleanup_ctx.append(_db_pool)
     health.add_routes(app)
-    admin_ui.add_routes(app)
+    app.add_subapp("/admin/api/", create_admin_app(settings))
+    admin_ui.add_routes(app)  # after the API, so /admin/api/ is matched first
     return app

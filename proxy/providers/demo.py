@@ -1,0 +1,43 @@
+"""The local demo provider: answers without any network, so a newcomer can try the whole flow.
+
+It is priced at 0 in the price table and only enabled without real provider keys (or with
+DEMO_PROVIDER=true). Its usage is counted with the gateway's own token estimate."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from proxy.money import estimate_tokens
+from proxy.providers.base import ChatRequest, Completion, Finish, StreamEvent, Usage
+
+DEMO_MODEL = "demo-echo"
+
+
+class DemoProvider:
+    name = "demo"
+
+    def _reply(self, request: ChatRequest) -> tuple[str, Usage]:
+        last_user = next((m.content for m in reversed(request.messages) if m.role == "user"), "")
+        quoted = last_user if len(last_user) <= 200 else last_user[:200] + "…"
+        text = f"Hello from the Kaixu demo provider! You said: {quoted}"
+        words = text.split(" ")
+        text = " ".join(words[: max(request.max_tokens, 1)])
+        prompt = "\n".join(m.content for m in request.messages)
+        return text, Usage(
+            input_tokens=estimate_tokens(prompt), output_tokens=estimate_tokens(text)
+        )
+
+    async def complete(self, request: ChatRequest) -> Completion:
+        text, usage = self._reply(request)
+        return Completion(text, usage, DEMO_MODEL, "stop")
+
+    async def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
+        text, usage = self._reply(request)
+        words = text.split(" ")
+        for i, word in enumerate(words):
+            yield word if i == len(words) - 1 else word + " "
+        yield usage
+        yield Finish("stop", DEMO_MODEL)
+
+    async def close(self) -> None:
+        return None
