@@ -11,8 +11,11 @@ from aiohttp import web
 from db.pool import DB_UNAVAILABLE_ERRORS, create_pool
 from proxy import admin_ui, health
 from proxy.admin import create_admin_app
+from proxy.gateway import native
+from proxy.invalidation import invalidation_ctx
 from proxy.metrics import Metrics
 from proxy.middleware import observe
+from proxy.providers.registry import providers_ctx
 from proxy.settings import Settings
 from proxy.state import DB_POOL, METRICS, SETTINGS
 
@@ -50,7 +53,10 @@ def create_app(settings: Settings) -> web.Application:
     app[SETTINGS] = settings
     app[METRICS] = Metrics()
     app.cleanup_ctx.append(_db_pool)
+    app.cleanup_ctx.append(invalidation_ctx)
+    app.cleanup_ctx.append(providers_ctx)
     health.add_routes(app)
+    native.add_routes(app)
     app.add_subapp("/admin/api/", create_admin_app(settings))
     admin_ui.add_routes(app)  # after the API, so /admin/api/ is matched first
     return app

@@ -108,6 +108,11 @@ class UpstreamError(GatewayError):
     status = 502
     type = "upstream_error"
 
+    def __init__(self, message: str, *, rejected: bool = False, **extra: Any) -> None:
+        super().__init__(message, **extra)
+        # The provider refused the request outright (an HTTP error status): nothing generated.
+        self.rejected = rejected
+
 
 class Unavailable(GatewayError):
     status = 503

@@ -43,6 +43,7 @@ class Settings:
     max_tokens_limit: int = 32768
     upstream_connect_timeout_s: float = 10.0
     upstream_read_timeout_s: float = 120.0
+    upstream_total_timeout_s: float = 600.0
     db_pool_min: int = 2
     db_pool_max: int = 20
     db_command_timeout_s: float = 5.0
@@ -56,6 +57,11 @@ class Settings:
     def admin_url(self) -> str:
         base = self.public_url or f"http://{_url_host(self.host)}:{self.port}"
         return base.rstrip("/") + "/admin/"
+
+    @property
+    def reservation_ttl_s(self) -> int:
+        """A reservation outlives the longest request it can belong to, then is swept."""
+        return int(self.upstream_total_timeout_s) + 120
 
     @property
     def demo_enabled(self) -> bool:
@@ -186,6 +192,9 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         ),
         upstream_read_timeout_s=_float(
             env, "UPSTREAM_READ_TIMEOUT_S", DEFAULTS.upstream_read_timeout_s, 0.1, 3600
+        ),
+        upstream_total_timeout_s=_float(
+            env, "UPSTREAM_TOTAL_TIMEOUT_S", DEFAULTS.upstream_total_timeout_s, 1, 86400
         ),
         db_pool_min=_int(env, "DB_POOL_MIN", DEFAULTS.db_pool_min, 0, 1000),
         db_pool_max=_int(env, "DB_POOL_MAX", DEFAULTS.db_pool_max, 1, 1000),

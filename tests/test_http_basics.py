@@ -13,7 +13,7 @@ from proxy.settings import Settings
 
 
 @pytest.fixture
-async def app_with_test_routes(aiohttp_client, settings: Settings):
+async def app_with_test_routes(settings: Settings, aiohttp_client):
     """The real app plus routes that fail in known ways (registered before it starts)."""
     app = create_app(settings)
 

@@ -28,7 +28,7 @@ def own_postgres():
 
 
 async def test_readyz_turns_503_when_the_database_stops_and_back(
-    aiohttp_client, own_postgres: EmbeddedPostgres, settings: Settings
+    own_postgres: EmbeddedPostgres, settings: Settings, aiohttp_client
 ) -> None:
     app_settings = dataclasses.replace(settings, database_url=own_postgres.dsn)
     client = await aiohttp_client(create_app(app_settings))

@@ -89,4 +89,4 @@ class AnthropicProvider(HttpProvider):
                     yield Finish(finish_reason, model)
                     return
                 elif kind == "error":
-                    raise self.http_error(resp.status, event.data.encode())
+                    raise self.stream_error(event.data)

@@ -110,7 +110,7 @@ class HttpProvider:
             async with self.session.post(url, data=orjson.dumps(body), headers=headers) as resp:
                 raw = await resp.read()
                 if resp.status >= 400:
-                    raise self.http_error(resp.status, raw)
+                    raise self.http_error(resp.status, raw, rejected=True)
         try:
             return orjson.loads(raw)
         except orjson.JSONDecodeError:
@@ -123,12 +123,17 @@ class HttpProvider:
         with translate_client_errors(self.name):
             async with self.session.post(url, data=orjson.dumps(body), headers=headers) as resp:
                 if resp.status >= 400:
-                    raise self.http_error(resp.status, await resp.read())
+                    raise self.http_error(resp.status, await resp.read(), rejected=True)
                 yield resp
 
-    def http_error(self, status: int, raw: bytes) -> errors.UpstreamError:
+    def http_error(self, status: int, raw: bytes, rejected: bool = False) -> errors.UpstreamError:
         detail = self.redact(error_detail(raw))
-        return errors.UpstreamError(f"{self.name} answered {status}: {detail}")
+        return errors.UpstreamError(f"{self.name} answered {status}: {detail}", rejected=rejected)
+
+    def stream_error(self, data: str) -> errors.UpstreamError:
+        """An error event inside a started (200) stream: output may already have been produced."""
+        detail = self.redact(error_detail(data.encode()))
+        return errors.UpstreamError(f"{self.name} failed mid-stream: {detail}")
 
     def redact(self, text: str) -> str:
         """Provider messages may quote the key they were sent; never pass ours on."""

@@ -79,7 +79,7 @@ class GeminiProvider(HttpProvider):
             async for event in read_events(resp, self.name):
                 chunk = event_json(event, self.name)
                 if "error" in chunk:
-                    raise self.http_error(resp.status, event.data.encode())
+                    raise self.stream_error(event.data)
                 model = chunk.get("modelVersion") or model
                 text, finish = _text_and_finish(chunk)
                 if text:

@@ -67,7 +67,7 @@ class OpenAIProvider(HttpProvider):
                     return
                 chunk = event_json(event, self.name)
                 if "error" in chunk:  # a mid-stream failure arrives as data on a 200
-                    raise self.http_error(resp.status, event.data.encode())
+                    raise self.stream_error(event.data)
                 model = chunk.get("model") or model
                 # The usage chunk has choices: [] — never read choices[0] blindly.
                 for choice in chunk.get("choices") or ():

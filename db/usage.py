@@ -1,0 +1,105 @@
+"""A customer's month of usage for the admin API: counters, totals, events and breakdowns.
+
+Every sum is of integers (uc, tokens) in SQL; `$3` is an optional key id narrowing the events.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import asyncpg
+
+SELECT_MONTH = """
+SELECT c.monthly_cap_uc, c.extra_uc,
+       coalesce(cm.spent_uc, 0) AS spent_uc, coalesce(cm.reserved_uc, 0) AS reserved_uc
+FROM customers c
+LEFT JOIN customer_months cm ON cm.customer_id = c.id AND cm.month = $2
+WHERE c.id = $1
+"""
+SELECT_KEY_MONTH = """
+SELECT k.cap_uc, coalesce(km.spent_uc, 0) AS spent_uc, coalesce(km.reserved_uc, 0) AS reserved_uc
+FROM api_keys k
+LEFT JOIN key_months km ON km.key_id = k.id AND km.month = $3
+WHERE k.id = $2 AND k.customer_id = $1
+"""
+EVENTS_OF = """
+FROM usage_events
+WHERE customer_id = $1 AND month = $2 AND ($3::text IS NULL OR key_id = $3)"""
+SELECT_TOTALS = f"""
+SELECT count(*) AS requests,
+       coalesce(sum(input_tokens), 0)::bigint AS input_tokens,
+       coalesce(sum(cached_input_tokens), 0)::bigint AS cached_input_tokens,
+       coalesce(sum(cache_write_tokens), 0)::bigint AS cache_write_tokens,
+       coalesce(sum(output_tokens), 0)::bigint AS output_tokens,
+       coalesce(sum(cost_uc), 0)::bigint AS cost_uc
+{EVENTS_OF}
+"""
+SELECT_EVENTS = f"""
+SELECT id, created_at, key_id, install_id, provider, model, input_tokens, cached_input_tokens,
+       cache_write_tokens, output_tokens, cost_uc, status, cost_source, latency_ms, request_id,
+       error
+{EVENTS_OF} AND ($4::bigint IS NULL OR id < $4)
+ORDER BY id DESC
+LIMIT $5
+"""
+SELECT_BY_DAY = f"""
+SELECT (created_at AT TIME ZONE 'UTC')::date AS day, count(*) AS requests,
+       coalesce(sum(cost_uc), 0)::bigint AS cost_uc
+{EVENTS_OF}
+GROUP BY 1
+ORDER BY 1
+"""
+SELECT_BY_MODEL = f"""
+SELECT provider, model, count(*) AS requests,
+       coalesce(sum(input_tokens), 0)::bigint AS input_tokens,
+       coalesce(sum(output_tokens), 0)::bigint AS output_tokens,
+       coalesce(sum(cost_uc), 0)::bigint AS cost_uc
+{EVENTS_OF}
+GROUP BY provider, model
+ORDER BY provider, model
+"""
+
+
+async def month_counters(
+    conn: asyncpg.Connection, customer_id: str, month: dt.date
+) -> asyncpg.Record | None:
+    """The customer's cap, credit and the month's spend; None for an unknown customer."""
+    return await conn.fetchrow(SELECT_MONTH, customer_id, month)
+
+
+async def key_month_counters(
+    conn: asyncpg.Connection, customer_id: str, key_id: str, month: dt.date
+) -> asyncpg.Record | None:
+    """The key's cap and month's spend; None unless the key belongs to the customer."""
+    return await conn.fetchrow(SELECT_KEY_MONTH, customer_id, key_id, month)
+
+
+async def totals(
+    conn: asyncpg.Connection, customer_id: str, month: dt.date, key_id: str | None
+) -> asyncpg.Record:
+    return await conn.fetchrow(SELECT_TOTALS, customer_id, month, key_id)
+
+
+async def events(
+    conn: asyncpg.Connection,
+    customer_id: str,
+    month: dt.date,
+    key_id: str | None,
+    *,
+    before_id: int | None,
+    limit: int,
+) -> list[asyncpg.Record]:
+    """Newest first, ids below `before_id` (the keyset cursor)."""
+    return await conn.fetch(SELECT_EVENTS, customer_id, month, key_id, before_id, limit)
+
+
+async def by_day(
+    conn: asyncpg.Connection, customer_id: str, month: dt.date, key_id: str | None
+) -> list[asyncpg.Record]:
+    return await conn.fetch(SELECT_BY_DAY, customer_id, month, key_id)
+
+
+async def by_model(
+    conn: asyncpg.Connection, customer_id: str, month: dt.date, key_id: str | None
+) -> list[asyncpg.Record]:
+    return await conn.fetch(SELECT_BY_MODEL, customer_id, month, key_id)

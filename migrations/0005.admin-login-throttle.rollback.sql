@@ -1,0 +1,2 @@
+DROP INDEX usage_events_customer_month_id_idx;
+DROP TABLE admin_login_failures;

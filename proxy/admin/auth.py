@@ -1,0 +1,103 @@
+"""Admin authentication: the sign-in route, the sub-app's auth middleware, the password throttle.
+
+Passwords and tokens are never logged and never put in an error message.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+
+from aiohttp import web
+
+from db import admin_auth
+from proxy.admin import tokens
+from proxy.admin.render import iso_from_unix
+from proxy.admin.validation import read_object
+from proxy.errors import InvalidRequest, RateLimited, Unauthorized
+from proxy.middleware import Handler, json_response
+from proxy.settings import Settings
+from proxy.state import DB_POOL, SETTINGS
+
+log = logging.getLogger("kaixu.admin")
+
+MAX_FAILURES = 10
+WINDOW_S = 15 * 60
+LOGIN_ROUTE = "admin-login"
+
+routes = web.RouteTableDef()
+
+
+def _password_matches(settings: Settings, password: str) -> bool:
+    if not settings.admin_password:
+        return False
+    # Digests have one length, so the comparison time says nothing about the password's length.
+    given = hashlib.sha256(password.encode()).digest()
+    expected = hashlib.sha256(settings.admin_password.encode()).digest()
+    return hmac.compare_digest(given, expected)
+
+
+async def check_password(request: web.Request, password: str) -> None:
+    """Accept the admin password, or raise 401 (and count it) or 429 (too many failures).
+
+    A throttled address is refused before the password is looked at, so even the right one
+    gets 429 until the window passes; refused attempts are not counted, which keeps the
+    announced Retry-After true.
+    """
+    address = request.remote or "unknown"
+    async with request.config_dict[DB_POOL].acquire() as conn:
+        wait_s = await admin_auth.blocked_for(
+            conn, address, window_s=WINDOW_S, max_failures=MAX_FAILURES
+        )
+        if wait_s is not None:
+            raise RateLimited(
+                f"Too many wrong admin passwords from this address; try again in {wait_s} s.",
+                retry_after_s=wait_s,
+            )
+        if _password_matches(request.config_dict[SETTINGS], password):
+            return
+        await admin_auth.record_failure(conn, address, window_s=WINDOW_S)
+    log.warning("admin password rejected", extra={"address": address})
+    raise Unauthorized("Wrong admin password.")
+
+
+def check_token(settings: Settings, token: str) -> None:
+    try:
+        tokens.verify(settings, token)
+    except tokens.TokenError as exc:
+        raise Unauthorized(str(exc)) from None
+
+
+async def authenticate(request: web.Request) -> None:
+    """A bearer token (no database) or X-Admin-Password (throttled); nothing else passes."""
+    authorization = request.headers.get("Authorization")
+    if authorization is not None:
+        scheme, _, token = authorization.strip().partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise Unauthorized("Send the admin token as 'Authorization: Bearer <token>'.")
+        check_token(request.config_dict[SETTINGS], token.strip())
+        return
+    password = request.headers.get("X-Admin-Password")
+    if password is not None:
+        await check_password(request, password)
+        return
+    raise Unauthorized("Sign in first: send 'Authorization: Bearer <token>' or X-Admin-Password.")
+
+
+@web.middleware
+async def require_admin(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if request.match_info.route.name != LOGIN_ROUTE:
+        await authenticate(request)
+    return await handler(request)
+
+
+@routes.post("/login", name=LOGIN_ROUTE)
+async def login(request: web.Request) -> web.Response:
+    body = await read_object(request, allowed={"password"})
+    password = body.get("password")
+    if not isinstance(password, str) or not password:
+        raise InvalidRequest("password is required.", param="password")
+    await check_password(request, password)
+    token = tokens.issue(request.config_dict[SETTINGS])
+    return json_response({"token": token.token, "expires_at": iso_from_unix(token.expires_at)})

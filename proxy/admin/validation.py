@@ -1,0 +1,161 @@
+"""Strict parsing of admin request bodies and query values; every problem is a 400 naming it."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Collection, Mapping
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from proxy import money
+from proxy.errors import InvalidRequest, NotFound
+
+Parser = Callable[[str, Any], Any]
+# API field name -> (column it fills, parser of its JSON value)
+FieldSpec = Mapping[str, tuple[str, Parser]]
+
+PROVIDERS = ("openai", "anthropic", "gemini", "demo")
+MAX_LIST_ENTRIES = 100
+MAX_MODEL_CHARS = 128
+MAX_INT4 = 2**31 - 1  # integer columns: larger values would fail in the database, not here
+CUSTOMER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+# Path ids are checked before they reach SQL: a NUL byte would be a database error, not a 404.
+PATH_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def invalid(field: str, message: str) -> InvalidRequest:
+    return InvalidRequest(f"{field} {message}.", param=field)
+
+
+async def read_object(
+    request: web.Request, *, allowed: Collection[str], empty_ok: bool = False
+) -> dict[str, Any]:
+    """The body as a JSON object with only `allowed` fields; an empty body is {} if `empty_ok`."""
+    raw = await request.read()
+    if empty_ok and not raw.strip():
+        return {}
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise InvalidRequest("The request body is not valid JSON.") from None
+    if not isinstance(body, dict):
+        raise InvalidRequest("The request body must be a JSON object.")
+    unknown = sorted(set(body) - set(allowed))
+    if unknown:
+        raise InvalidRequest(f"Unknown field(s): {', '.join(unknown)}.", param=unknown[0])
+    return body
+
+
+def parse_fields(body: Mapping[str, Any], spec: FieldSpec) -> dict[str, Any]:
+    """Parse the fields present in `body`; the result is keyed by column name."""
+    return {
+        column: parse(name, body[name]) for name, (column, parse) in spec.items() if name in body
+    }
+
+
+def nullable(parse: Parser) -> Parser:
+    def parse_or_none(field: str, value: Any) -> Any:
+        return None if value is None else parse(field, value)
+
+    return parse_or_none
+
+
+def text(max_chars: int, *, min_chars: int = 0) -> Parser:
+    def parse(field: str, value: Any) -> str:
+        if not isinstance(value, str):
+            raise invalid(field, "must be a string")
+        if not min_chars <= len(value) <= max_chars:
+            raise invalid(field, f"must be {min_chars} to {max_chars} characters long")
+        if _CONTROL.search(value):
+            raise invalid(field, "must not contain control characters")
+        return value
+
+    return parse
+
+
+def positive_int(field: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise invalid(field, "must be a whole number")
+    if not 1 <= value <= MAX_INT4:
+        raise invalid(field, f"must be between 1 and {MAX_INT4}")
+    return value
+
+
+def boolean(field: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise invalid(field, "must be true or false")
+    return value
+
+
+def cents(field: str, value: Any) -> int:
+    """Cents in, integer micro-cents out."""
+    try:
+        return money.cents_to_uc(value, field=field)
+    except ValueError as exc:
+        raise InvalidRequest(f"{exc}.", param=field) from None
+
+
+def usd_per_mtok(field: str, value: Any) -> int:
+    try:
+        return money.usd_per_mtok_to_uc(value, field=field)
+    except ValueError as exc:
+        raise InvalidRequest(f"{exc}.", param=field) from None
+
+
+def customer_id(field: str, value: Any) -> str:
+    if not isinstance(value, str) or not CUSTOMER_ID.fullmatch(value):
+        raise invalid(
+            field,
+            "must be 1 to 64 letters, digits, '_', '.' or '-', starting with a letter or digit",
+        )
+    return value
+
+
+def _string_list(field: str, value: Any) -> list[Any]:
+    if not isinstance(value, list):
+        raise invalid(field, "must be a list (or null for no restriction)")
+    if len(value) > MAX_LIST_ENTRIES:
+        raise invalid(field, f"must have at most {MAX_LIST_ENTRIES} entries")
+    return value
+
+
+def providers(field: str, value: Any) -> list[str]:
+    entries = _string_list(field, value)
+    for i, entry in enumerate(entries):
+        if entry not in PROVIDERS:
+            raise invalid(f"{field}[{i}]", f"must be one of {', '.join(PROVIDERS)}")
+    return list(dict.fromkeys(entries))  # duplicates would only hide the list's meaning
+
+
+def models(field: str, value: Any) -> list[str]:
+    entries = _string_list(field, value)
+    for i, entry in enumerate(entries):
+        name = f"{field}[{i}]"
+        text(MAX_MODEL_CHARS, min_chars=1)(name, entry)
+        if "*" in entry[:-1]:
+            raise invalid(name, "may contain * only at its end (a prefix pattern)")
+    return list(dict.fromkeys(entries))
+
+
+def path_id(request: web.Request, name: str, what: str) -> str:
+    """A path segment shaped like one of our ids; anything else cannot exist: 404."""
+    value = request.match_info[name]
+    if not PATH_ID.fullmatch(value):
+        raise NotFound(f"No such {what}.")
+    return value
+
+
+def query_int(request: web.Request, name: str, *, lo: int, hi: int) -> int | None:
+    """A whole-number query parameter in [lo, hi], or None when it is absent or empty."""
+    raw = request.query.get(name, "")
+    if raw == "":
+        return None
+    if not raw.isascii() or not raw.isdigit():
+        raise invalid(name, "must be a whole number")
+    value = int(raw)
+    if not lo <= value <= hi:
+        raise invalid(name, f"must be between {lo} and {hi}")
+    return value

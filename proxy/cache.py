@@ -1,0 +1,48 @@
+"""Per-process caches of keys and prices, kept true by PostgreSQL NOTIFY (proxy.invalidation).
+
+While the invalidation listener is disconnected the key cache is bypassed (every lookup goes
+to the database), so a missed notification can never leave a stale policy in force.
+"""
+
+from __future__ import annotations
+
+from proxy.gateway.policy import KeyPolicy
+from proxy.pricing import PriceTable
+
+
+class KeyCache:
+    def __init__(self, max_entries: int = 100_000) -> None:
+        self._entries: dict[str, KeyPolicy] = {}
+        self._max_entries = max_entries
+        self.generation = 0  # bumped by every invalidation: a fetch that raced one is dropped
+        self.live = False
+
+    def get(self, key_id: str) -> KeyPolicy | None:
+        return self._entries.get(key_id) if self.live else None
+
+    def put(self, policy: KeyPolicy, fetched_at_generation: int) -> None:
+        if not self.live or fetched_at_generation != self.generation:
+            return
+        if len(self._entries) >= self._max_entries:
+            self._entries.clear()
+        self._entries[policy.key_id] = policy
+
+    def evict_key(self, key_id: str) -> None:
+        self.generation += 1
+        self._entries.pop(key_id, None)
+
+    def evict_customer(self, customer_id: str) -> None:
+        self.generation += 1
+        for key_id in [k for k, p in self._entries.items() if p.customer_id == customer_id]:
+            del self._entries[key_id]
+
+    def clear(self) -> None:
+        self.generation += 1
+        self._entries.clear()
+
+
+class PriceBook:
+    """The current price table; replaced whole when the table changes."""
+
+    def __init__(self) -> None:
+        self.table = PriceTable([])

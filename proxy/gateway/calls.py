@@ -1,0 +1,350 @@
+"""One upstream call's life: admission (one round trip), metering, settlement (one round trip).
+
+Shared by every client route, native and OpenAI-compatible alike; routes only parse requests
+and format answers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from contextlib import aclosing
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import asyncpg
+from aiohttp import web
+
+from db import gateway as queries
+from db.pool import DB_UNAVAILABLE_ERRORS
+from proxy import errors
+from proxy.gateway.policy import KeyPolicy
+from proxy.middleware import REQUEST_ID
+from proxy.money import estimate_tokens, uc_to_cents
+from proxy.pricing import Price
+from proxy.providers.base import ChatRequest, Completion, Finish, Provider, StreamEvent, Usage
+from proxy.settings import Settings
+from proxy.state import DB_POOL, PRICE_BOOK, PROVIDERS, SETTINGS
+
+log = logging.getLogger("kaixu.calls")
+
+MESSAGE_OVERHEAD_TOKENS = 4  # role markers and separators each message costs
+SETTLE_ATTEMPTS = 5
+
+
+class ClientGone(Exception):
+    """The client disconnected (or stalled) while we were streaming to it."""
+
+
+@dataclass(frozen=True, slots=True)
+class MonthState:
+    month: date
+    cap_uc: int
+    extra_uc: int
+    spent_uc: int
+    key_cap_uc: int | None
+    key_spent_uc: int
+
+    @classmethod
+    def from_row(cls, row: asyncpg.Record) -> MonthState:
+        return cls(
+            row["month"], row["cap_uc"], row["extra_uc"], row["spent_uc"],
+            row["key_cap_uc"], row["key_spent_uc"],
+        )  # fmt: skip
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "month": self.month.strftime("%Y-%m"),
+            "cap_cents": uc_to_cents(self.cap_uc),
+            "extra_cents": uc_to_cents(self.extra_uc),
+            "spent_cents": uc_to_cents(self.spent_uc),
+            "key_cap_cents": None if self.key_cap_uc is None else uc_to_cents(self.key_cap_uc),
+            "key_spent_cents": uc_to_cents(self.key_spent_uc),
+        }
+
+
+def estimate_input_tokens(chat: ChatRequest) -> int:
+    return sum(estimate_tokens(m.content) + MESSAGE_OVERHEAD_TOKENS for m in chat.messages)
+
+
+def check_allowed(policy: KeyPolicy, chat: ChatRequest) -> None:
+    if not policy.allows_provider(chat.provider):
+        raise errors.Forbidden(
+            f"Provider {chat.provider!r} is not allowed for this key.", type="provider_not_allowed"
+        )
+    if not policy.allows_model(chat.model):
+        raise errors.Forbidden(
+            f"Model {chat.model!r} is not allowed for this key.", type="model_not_allowed"
+        )
+
+
+def lookup_price(request: web.Request, chat: ChatRequest) -> Price:
+    price = request.app[PRICE_BOOK].table.lookup(chat.provider, chat.model)
+    if price is None:
+        raise errors.ModelNotPriced(
+            f"No price is known for {chat.provider}/{chat.model}, so it cannot be billed."
+            " The operator can add one in the price table."
+        )
+    return price
+
+
+@dataclass(slots=True)
+class Call:
+    """An admitted request: its reservation is held until `settle` runs, exactly once."""
+
+    settings: Settings
+    pool: asyncpg.Pool
+    policy: KeyPolicy
+    chat: ChatRequest
+    provider: Provider
+    price: Price
+    reservation_id: int
+    month: MonthState
+    input_estimate: int
+    install_id: str | None
+    request_id: str
+    started: float = field(default_factory=time.perf_counter)
+    text_parts: list[str] = field(default_factory=list)
+    usage: Usage | None = None
+    finish: Finish | None = None
+    upstream_model: str | None = None
+    settled: MonthState | None = None
+    billed: Usage = field(default_factory=Usage)
+    cost_uc: int = 0
+    cost_source: str = "none"
+
+    @property
+    def text(self) -> str:
+        return "".join(self.text_parts)
+
+    def observe(self, event: StreamEvent) -> str | None:
+        """Record one stream event; return its text if it is a delta."""
+        if isinstance(event, str):
+            self.text_parts.append(event)
+            return event
+        if isinstance(event, Usage):
+            self.usage = event
+        else:
+            self.finish = event
+            self.upstream_model = event.model or self.upstream_model
+        return None
+
+    def record(self, completion: Completion) -> None:
+        self.text_parts = [completion.text]
+        self.usage = completion.usage
+        self.finish = Finish(completion.finish_reason, completion.model)
+        self.upstream_model = completion.model
+
+    async def complete(self) -> Completion:
+        async with asyncio.timeout(self.settings.upstream_total_timeout_s):
+            return await self.provider.complete(self.chat)
+
+    def _bill(self, status: str, error: errors.GatewayError | None) -> None:
+        """What to charge: reported usage if the provider finished and said; otherwise an
+        estimate from the prompt and the text actually produced; nothing if it refused."""
+        produced = estimate_tokens(self.text)
+        if isinstance(error, errors.UpstreamError) and error.rejected:
+            self.billed, self.cost_source = Usage(), "none"
+        elif self.usage is not None and self.finish is not None and status == "ok":
+            self.billed, self.cost_source = self.usage, "reported"
+        elif self.usage is not None:
+            known = self.usage
+            self.billed = Usage(
+                input_tokens=known.input_tokens
+                if known.total_input_tokens
+                else self.input_estimate,
+                cached_input_tokens=known.cached_input_tokens,
+                cache_write_tokens=known.cache_write_tokens,
+                output_tokens=max(known.output_tokens, produced),
+            )
+            self.cost_source = "estimated"
+        else:
+            self.billed = Usage(input_tokens=self.input_estimate, output_tokens=produced)
+            self.cost_source = "estimated"
+        self.cost_uc = self.price.cost_uc(self.billed)
+
+    async def settle(self, status: str, error: errors.GatewayError | None = None) -> MonthState:
+        """Write the usage row and release the reservation; safe against cancellation."""
+        if self.settled is not None:
+            return self.settled
+        self._bill(status, error)
+        task = asyncio.ensure_future(self._settle_with_retries(status, error))
+        self.settled = await asyncio.shield(task)
+        return self.settled
+
+    async def _settle_with_retries(
+        self, status: str, error: errors.GatewayError | None
+    ) -> MonthState:
+        # kaixu_settle is idempotent per reservation, so a retry after a lost reply is safe.
+        delay = 0.1
+        for attempt in range(1, SETTLE_ATTEMPTS + 1):
+            try:
+                row = await queries.settle(
+                    self.pool,
+                    reservation_id=self.reservation_id,
+                    customer_id=self.policy.customer_id,
+                    key_id=self.policy.key_id,
+                    month=self.month.month,
+                    install_id=self.install_id,
+                    provider=self.chat.provider,
+                    model=self.chat.model,
+                    upstream_model=self.upstream_model,
+                    input_tokens=self.billed.total_input_tokens,
+                    cached_input_tokens=self.billed.cached_input_tokens,
+                    cache_write_tokens=self.billed.cache_write_tokens,
+                    output_tokens=self.billed.output_tokens,
+                    cost_uc=self.cost_uc,
+                    status=status,
+                    cost_source=self.cost_source,
+                    latency_ms=int((time.perf_counter() - self.started) * 1000),
+                    request_id=self.request_id,
+                    error=error.message[:500] if error else None,
+                )
+                return MonthState.from_row(row)
+            except DB_UNAVAILABLE_ERRORS:
+                if attempt == SETTLE_ATTEMPTS:
+                    # The reservation stays held until it expires; the log keeps the figures.
+                    log.error(
+                        "settle failed; usage not recorded",
+                        extra={
+                            "request_id": self.request_id,
+                            "reservation_id": self.reservation_id,
+                            "cost_uc": self.cost_uc,
+                        },
+                    )
+                    raise
+                await asyncio.sleep(delay)
+                delay *= 3
+        raise AssertionError("unreachable")
+
+    def usage_json(self) -> dict[str, Any]:
+        return {
+            "input_tokens": self.billed.total_input_tokens,
+            "output_tokens": self.billed.output_tokens,
+            "cached_input_tokens": self.billed.cached_input_tokens,
+            "cache_write_tokens": self.billed.cache_write_tokens,
+            "cost_cents": uc_to_cents(self.cost_uc),
+            "estimated": self.cost_source == "estimated",
+        }
+
+
+async def admit(request: web.Request, policy: KeyPolicy, chat: ChatRequest) -> Call:
+    """Every check before the upstream call, and the reservation, in one round trip."""
+    app = request.app
+    settings = app[SETTINGS]
+    check_allowed(policy, chat)
+    price = lookup_price(request, chat)
+    input_estimate = estimate_input_tokens(chat)
+    reserve_uc = price.cost_uc(Usage(input_tokens=input_estimate, output_tokens=chat.max_tokens))
+    row = await queries.admit(app[DB_POOL], policy.key_id, reserve_uc, settings.reservation_ttl_s)
+    month = MonthState.from_row(row)
+    if row["outcome"] == "unauthorized":
+        raise errors.Unauthorized("This API key is revoked or its customer is inactive.")
+    if row["outcome"] == "cap_exceeded":
+        raise errors.CapExceeded(
+            "This month's allowance is used up for this customer or key.", month=month.to_json()
+        )
+    return Call(
+        settings=settings,
+        pool=app[DB_POOL],
+        policy=policy,
+        chat=chat,
+        provider=app[PROVIDERS][chat.provider],
+        price=price,
+        reservation_id=row["reservation_id"],
+        month=month,
+        input_estimate=input_estimate,
+        install_id=request.headers.get("X-Kaixu-Install-Id"),
+        request_id=request[REQUEST_ID],
+    )
+
+
+async def run_complete(call: Call) -> None:
+    """Non-stream: call the provider, then settle (also when it failed, then re-raise)."""
+    try:
+        call.record(await call.complete())
+    except TimeoutError:
+        error = errors.UpstreamTimeout(f"{call.chat.provider} did not answer in time")
+        await call.settle("error", error)
+        raise error from None
+    except errors.GatewayError as error:
+        await call.settle("error", error)
+        raise
+    except BaseException:
+        await call.settle("aborted")
+        raise
+    await call.settle("ok")
+
+
+SendText = Callable[[str], Awaitable[None]]
+StartStream = Callable[[], Awaitable[None]]
+
+
+async def run_stream(
+    call: Call, start: StartStream, send_text: SendText
+) -> errors.GatewayError | None:
+    """Stream the answer: `start` is awaited once the provider has accepted the request (so a
+    refusal, or a timeout before the first event, is still an ordinary error response, raised
+    from here), then each delta goes to `send_text`. Settles however it ends.
+
+    Returns the upstream error that ended a started stream (settled), or None on success.
+    A client that goes away is settled as 'aborted' and ClientGone is raised.
+    """
+    deadline = asyncio.get_running_loop().time() + call.settings.upstream_total_timeout_s
+    async with aclosing(call.provider.stream(call.chat)) as events:
+        try:
+            async with asyncio.timeout_at(deadline):
+                first = await anext(events, None)
+        except TimeoutError:
+            error = errors.UpstreamTimeout(f"{call.chat.provider} did not answer in time")
+            await call.settle("error", error)
+            raise error from None
+        except errors.GatewayError as error:
+            await call.settle("error", error)
+            raise
+        except BaseException:
+            await call.settle("aborted")
+            raise
+        try:
+            await _client_write(start())
+            async with asyncio.timeout_at(deadline):
+                if first is not None:
+                    await _deliver(call, first, send_text)
+                    async for event in events:
+                        await _deliver(call, event, send_text)
+            if call.finish is None:
+                raise errors.UpstreamError(
+                    f"{call.chat.provider} ended the stream before its end marker"
+                )
+        except ClientGone:
+            await call.settle("aborted")
+            raise
+        except TimeoutError:
+            error = errors.UpstreamTimeout(f"{call.chat.provider} did not finish in time")
+            await call.settle("error", error)
+            return error
+        except errors.GatewayError as error:
+            await call.settle("error", error)
+            return error
+        except BaseException:
+            await call.settle("aborted")
+            raise
+    await call.settle("ok")
+    return None
+
+
+async def _deliver(call: Call, event: StreamEvent, send_text: SendText) -> None:
+    text = call.observe(event)
+    if text:
+        await _client_write(send_text(text))
+
+
+async def _client_write(write: Awaitable[None]) -> None:
+    """A failed write means the client is gone (or stalled past the send timeout)."""
+    try:
+        await write
+    except (ConnectionResetError, TimeoutError) as exc:
+        raise ClientGone() from exc

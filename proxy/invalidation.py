@@ -1,0 +1,104 @@
+"""Cross-process cache invalidation: LISTEN on `kaixu_invalidate`, evict what a payload names.
+
+Payloads: `key:<id>`, `customer:<id>`, `prices`. After every (re)connection everything is
+reloaded, since notifications sent while this process was not listening are lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+import asyncpg
+from aiohttp import web
+
+from db.pool import DB_UNAVAILABLE_ERRORS
+from db.prices import fetch_prices, price_from_row
+from proxy.cache import KeyCache, PriceBook
+from proxy.pricing import PriceTable
+from proxy.state import DB_POOL, KEY_CACHE, PRICE_BOOK, SETTINGS
+
+log = logging.getLogger("kaixu.invalidation")
+
+CHANNEL = "kaixu_invalidate"
+HEALTH_CHECK_S = 2.0  # how often a quiet listener connection proves it is still alive
+RECONNECT_DELAY_S = 0.5
+
+
+async def reload_prices(pool: asyncpg.Pool, book: PriceBook) -> None:
+    rows = await fetch_prices(pool)
+    book.table = PriceTable([price_from_row(row) for row in rows])
+
+
+class Invalidator:
+    def __init__(self, dsn: str, pool: asyncpg.Pool, keys: KeyCache, prices: PriceBook) -> None:
+        self.dsn, self.pool, self.keys, self.prices = dsn, pool, keys, prices
+        self.connected = asyncio.Event()
+
+    def _on_notify(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:
+        kind, _, ident = payload.partition(":")
+        if kind == "key":
+            self.keys.evict_key(ident)
+        elif kind == "customer":
+            self.keys.evict_customer(ident)
+        elif kind == "prices":
+            asyncio.get_running_loop().create_task(self._reload_prices())
+        else:
+            self.keys.clear()
+
+    async def _reload_prices(self) -> None:
+        try:
+            await reload_prices(self.pool, self.prices)
+        except DB_UNAVAILABLE_ERRORS:
+            log.warning("price reload failed; will retry on reconnect")
+
+    async def run(self) -> None:
+        while True:
+            conn: asyncpg.Connection | None = None
+            try:
+                conn = await asyncpg.connect(self.dsn, timeout=5)
+                lost = asyncio.Event()
+                conn.add_termination_listener(lambda _c, lost=lost: lost.set())
+                await conn.add_listener(CHANNEL, self._on_notify)
+                # Listening from here on; what changed before is picked up by a full reload.
+                self.keys.clear()
+                await reload_prices(self.pool, self.prices)
+                self.keys.live = True
+                self.connected.set()
+                while not lost.is_set():
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(lost.wait(), HEALTH_CHECK_S)
+                        break
+                    await conn.fetchval("SELECT 1", timeout=HEALTH_CHECK_S)
+            except DB_UNAVAILABLE_ERRORS:
+                pass
+            finally:
+                self.keys.live = False  # deaf: bypass the cache until listening again
+                self.keys.clear()
+                self.connected.clear()
+                if conn is not None:
+                    conn.terminate()
+            log.warning("invalidation listener disconnected; reconnecting")
+            await asyncio.sleep(RECONNECT_DELAY_S)
+
+
+async def invalidation_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Starts after the pool: load prices, then keep caches in step with the database."""
+    pool = app[DB_POOL]
+    app[KEY_CACHE] = KeyCache()
+    app[PRICE_BOOK] = PriceBook()
+    await reload_prices(pool, app[PRICE_BOOK])
+    invalidator = Invalidator(
+        app[SETTINGS].database_url or "", pool, app[KEY_CACHE], app[PRICE_BOOK]
+    )
+    task = asyncio.create_task(invalidator.run())
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(invalidator.connected.wait(), 5)
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

@@ -1,0 +1,50 @@
+"""The registry of provider adapters enabled by settings, one pooled HTTP session each."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from proxy.providers.anthropic import AnthropicProvider
+from proxy.providers.base import Provider
+from proxy.providers.demo import DemoProvider
+from proxy.providers.gemini import GeminiProvider
+from proxy.providers.openai import OpenAIProvider
+from proxy.settings import Settings
+from proxy.state import PROVIDERS, SETTINGS
+
+KNOWN_PROVIDERS = ("openai", "anthropic", "gemini", "demo")
+
+
+def build_providers(settings: Settings) -> dict[str, Provider]:
+    """One adapter (and one pooled HTTP session) per provider that has a key."""
+    timeouts = {
+        "connect_timeout_s": settings.upstream_connect_timeout_s,
+        "read_timeout_s": settings.upstream_read_timeout_s,
+    }
+    providers: dict[str, Provider] = {}
+    if settings.openai_api_key:
+        providers["openai"] = OpenAIProvider(
+            "openai", settings.openai_base_url, settings.openai_api_key, **timeouts
+        )
+    if settings.anthropic_api_key:
+        providers["anthropic"] = AnthropicProvider(
+            "anthropic", settings.anthropic_base_url, settings.anthropic_api_key, **timeouts
+        )
+    if settings.gemini_api_key:
+        providers["gemini"] = GeminiProvider(
+            "gemini", settings.gemini_base_url, settings.gemini_api_key, **timeouts
+        )
+    if settings.demo_enabled:
+        providers["demo"] = DemoProvider()
+    return providers
+
+
+async def providers_ctx(app: web.Application) -> AsyncIterator[None]:
+    app[PROVIDERS] = build_providers(app[SETTINGS])
+    try:
+        yield
+    finally:
+        for provider in app[PROVIDERS].values():
+            await provider.close()
