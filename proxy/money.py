@@ -19,9 +19,11 @@ def cost_uc(priced_tokens: list[tuple[int, int]]) -> int:
     return (total + TOKENS_PER_PRICE_UNIT // 2) // TOKENS_PER_PRICE_UNIT
 
 
-def uc_to_cents(uc: int) -> float:
-    """A JSON number of cents. Exact to 6 decimals for amounts below $10 million (15 digits)."""
-    return uc / UC_PER_CENT
+def uc_to_cents(uc: int) -> int | float:
+    """A JSON number of cents: an int when whole, else a float that prints exactly its 6
+    decimals (floats keep 15 significant digits: exact below $10 million)."""
+    whole, fraction = divmod(uc, UC_PER_CENT)
+    return whole if fraction == 0 else uc / UC_PER_CENT
 
 
 def cents_to_uc(value: object, *, field: str) -> int:

@@ -6,28 +6,16 @@ import dataclasses
 import datetime as dt
 import logging
 import time
-from collections.abc import AsyncIterator
 
-import asyncpg
 import pytest
 
 from proxy.admin import tokens
 from proxy.settings import Settings
 from tests.conftest import ADMIN_PASSWORD
+from tests.helpers import bearer
 
 LOGIN = "/admin/api/login"
 CUSTOMERS = "/admin/api/customers"
-
-
-@pytest.fixture
-async def pg(database_url: str) -> AsyncIterator[asyncpg.Connection]:
-    conn = await asyncpg.connect(database_url)
-    yield conn
-    await conn.close()
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 async def error_of(response, status: int, error_type: str) -> dict:
@@ -138,19 +126,19 @@ async def test_a_token_keeps_working_while_its_address_is_throttled(client) -> N
     assert (await client.get(CUSTOMERS, headers=bearer(token))).status == 200
 
 
-async def test_wrong_x_admin_passwords_count_toward_the_throttle(client, pg) -> None:
+async def test_wrong_x_admin_passwords_count_toward_the_throttle(client, db) -> None:
     for _ in range(10):
         response = await client.get(CUSTOMERS, headers={"X-Admin-Password": "guess"})
         await error_of(response, 401, "unauthorized")
-    assert await pg.fetchval("SELECT count(*) FROM admin_login_failures") == 10
+    assert await db.fetchval("SELECT count(*) FROM admin_login_failures") == 10
     response = await client.post(LOGIN, json={"password": ADMIN_PASSWORD})
     await error_of(response, 429, "rate_limited")
     # Refused attempts are not counted: the announced wait stays true.
-    assert await pg.fetchval("SELECT count(*) FROM admin_login_failures") == 10
+    assert await db.fetchval("SELECT count(*) FROM admin_login_failures") == 10
 
 
-async def test_retry_after_is_the_time_until_the_window_passes(client, pg) -> None:
-    await pg.execute(
+async def test_retry_after_is_the_time_until_the_window_passes(client, db) -> None:
+    await db.execute(
         "INSERT INTO admin_login_failures (address, failed_at)"
         " SELECT '127.0.0.1', now() - interval '10 minutes' FROM generate_series(1, 10)"
     )
@@ -159,13 +147,13 @@ async def test_retry_after_is_the_time_until_the_window_passes(client, pg) -> No
     assert 295 <= int(response.headers["Retry-After"]) <= 300
 
     # Once the window has passed, the address may sign in again.
-    await pg.execute("UPDATE admin_login_failures SET failed_at = now() - interval '16 minutes'")
+    await db.execute("UPDATE admin_login_failures SET failed_at = now() - interval '16 minutes'")
     response = await client.post(LOGIN, json={"password": ADMIN_PASSWORD})
     assert response.status == 200
 
 
-async def test_the_throttle_is_per_address(client, pg) -> None:
-    await pg.execute(
+async def test_the_throttle_is_per_address(client, db) -> None:
+    await db.execute(
         "INSERT INTO admin_login_failures (address)"
         " SELECT '203.0.113.9' FROM generate_series(1, 50)"
     )
@@ -173,13 +161,13 @@ async def test_the_throttle_is_per_address(client, pg) -> None:
     assert response.status == 200
 
 
-async def test_old_failures_are_pruned(client, pg) -> None:
-    await pg.execute(
+async def test_old_failures_are_pruned(client, db) -> None:
+    await db.execute(
         "INSERT INTO admin_login_failures (address, failed_at)"
         " SELECT '203.0.113.9', now() - interval '1 hour' FROM generate_series(1, 5)"
     )
     await client.post(LOGIN, json={"password": "guess"})
-    rows = await pg.fetch("SELECT address FROM admin_login_failures")
+    rows = await db.fetch("SELECT address FROM admin_login_failures")
     assert [r["address"] for r in rows] == ["127.0.0.1"]
 
 

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 
-import asyncpg
 import pytest
 
 from proxy.apikeys import hash_key
@@ -14,13 +12,6 @@ from tests.conftest import ADMIN_PASSWORD
 
 HEADERS = {"X-Admin-Password": ADMIN_PASSWORD}
 CUSTOMERS = "/admin/api/customers"
-
-
-@pytest.fixture
-async def pg(database_url: str) -> AsyncIterator[asyncpg.Connection]:
-    conn = await asyncpg.connect(database_url)
-    yield conn
-    await conn.close()
 
 
 async def create(client, body: dict | None = None) -> dict:
@@ -37,7 +28,7 @@ async def error_of(response, status: int, error_type: str) -> dict:
 
 
 async def test_create_returns_the_customer_and_its_master_key_once(
-    client, pg, settings: Settings
+    client, db, settings: Settings
 ) -> None:
     body = await create(
         client,
@@ -70,7 +61,7 @@ async def test_create_returns_the_customer_and_its_master_key_once(
     assert key["cap_cents"] is None and key["rotated_from"] is None
 
     # The database keeps only the HMAC of the key, nowhere its text.
-    stored = await pg.fetchrow("SELECT secret_hash, row_to_json(k)::text AS j FROM api_keys k")
+    stored = await db.fetchrow("SELECT secret_hash, row_to_json(k)::text AS j FROM api_keys k")
     assert stored["secret_hash"] == hash_key(settings.secret, plaintext)
     assert plaintext not in stored["j"]
 
@@ -106,12 +97,12 @@ async def test_list_counts_active_keys(client) -> None:
         assert field in customers[0]
 
 
-async def test_duplicate_id_is_409_and_changes_nothing(client, pg) -> None:
+async def test_duplicate_id_is_409_and_changes_nothing(client, db) -> None:
     await create(client, {"id": "acme", "name": "first"})
     response = await client.post(CUSTOMERS, json={"id": "acme", "name": "second"}, headers=HEADERS)
     await error_of(response, 409, "conflict")
-    assert await pg.fetchval("SELECT count(*) FROM api_keys") == 1
-    assert await pg.fetchval("SELECT name FROM customers WHERE id = 'acme'") == "first"
+    assert await db.fetchval("SELECT count(*) FROM api_keys") == 1
+    assert await db.fetchval("SELECT name FROM customers WHERE id = 'acme'") == "first"
 
 
 @pytest.mark.parametrize(
@@ -147,15 +138,15 @@ async def test_duplicate_id_is_409_and_changes_nothing(client, pg) -> None:
     ],
 )
 async def test_invalid_create_bodies_are_400_and_change_nothing(
-    client, pg, data: bytes, param: str | None
+    client, db, data: bytes, param: str | None
 ) -> None:
     response = await client.post(CUSTOMERS, data=data, headers=HEADERS)
     error = await error_of(response, 400, "invalid_request")
     if param is not None:
         assert error["param"] == param
         assert param.split("[")[0] in error["message"]
-    assert await pg.fetchval("SELECT count(*) FROM customers") == 0
-    assert await pg.fetchval("SELECT count(*) FROM api_keys") == 0
+    assert await db.fetchval("SELECT count(*) FROM customers") == 0
+    assert await db.fetchval("SELECT count(*) FROM api_keys") == 0
 
 
 async def test_unknown_customer_is_404(client) -> None:
@@ -168,7 +159,7 @@ async def test_unknown_customer_is_404(client) -> None:
         await error_of(response, 404, "not_found")
 
 
-async def test_patch_changes_policy_and_null_clears(client, pg) -> None:
+async def test_patch_changes_policy_and_null_clears(client, db) -> None:
     await create(client, {"id": "acme", "rpm_limit": 10, "allowed_models": ["gpt-4o-mini"]})
     response = await client.patch(
         f"{CUSTOMERS}/acme",
@@ -189,7 +180,7 @@ async def test_patch_changes_policy_and_null_clears(client, pg) -> None:
     assert customer["active"] is False
     assert customer["allowed_providers"] == ["gemini", "demo"]
     assert customer["allowed_models"] == ["gpt-4o-mini"]  # untouched fields stay
-    row = await pg.fetchrow("SELECT monthly_cap_uc, active FROM customers WHERE id = 'acme'")
+    row = await db.fetchrow("SELECT monthly_cap_uc, active FROM customers WHERE id = 'acme'")
     assert tuple(row) == (1_234_500_000, False)
 
     response = await client.patch(
@@ -206,9 +197,9 @@ async def test_patch_changes_policy_and_null_clears(client, pg) -> None:
     assert (await response.json())["customer"] == customer
 
 
-async def test_a_bad_patch_changes_nothing(client, pg) -> None:
+async def test_a_bad_patch_changes_nothing(client, db) -> None:
     await create(client, {"id": "acme", "plan": "pro"})
-    before = await pg.fetchrow("SELECT * FROM customers WHERE id = 'acme'")
+    before = await db.fetchrow("SELECT * FROM customers WHERE id = 'acme'")
     for body in (
         {"plan": "free", "rpm_limit": -1},
         {"plan": "free", "active": "yes"},
@@ -218,4 +209,4 @@ async def test_a_bad_patch_changes_nothing(client, pg) -> None:
     ):
         response = await client.patch(f"{CUSTOMERS}/acme", json=body, headers=HEADERS)
         await error_of(response, 400, "invalid_request")
-    assert await pg.fetchrow("SELECT * FROM customers WHERE id = 'acme'") == before
+    assert await db.fetchrow("SELECT * FROM customers WHERE id = 'acme'") == before

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
-import asyncpg
 import pytest
 
 from proxy.apikeys import hash_key
@@ -14,13 +12,6 @@ from tests.conftest import ADMIN_PASSWORD
 
 HEADERS = {"X-Admin-Password": ADMIN_PASSWORD}
 API = "/admin/api"
-
-
-@pytest.fixture
-async def pg(database_url: str) -> AsyncIterator[asyncpg.Connection]:
-    conn = await asyncpg.connect(database_url)
-    yield conn
-    await conn.close()
 
 
 @pytest.fixture
@@ -55,14 +46,14 @@ SUB_SETTINGS = {
 }
 
 
-async def test_create_sub_key(client, master, pg, settings: Settings) -> None:
+async def test_create_sub_key(client, master, db, settings: Settings) -> None:
     key = await create_sub(client, SUB_SETTINGS)
     assert key["kind"] == "sub" and key["customer_id"] == "acme"
     for field, value in SUB_SETTINGS.items():
         assert key[field] == value, field
     assert key["revoked_at"] is None and key["rotated_from"] is None
     assert key["id"].startswith("key_") and key["last4"] == key["key"][-4:]
-    row = await pg.fetchrow("SELECT secret_hash, cap_uc FROM api_keys WHERE id = $1", key["id"])
+    row = await db.fetchrow("SELECT secret_hash, cap_uc FROM api_keys WHERE id = $1", key["id"])
     assert row["secret_hash"] == hash_key(settings.secret, key["key"])
     assert row["cap_uc"] == 500_250_000
 
@@ -98,14 +89,14 @@ async def test_create_sub_key_with_no_body_has_no_overrides(client, master) -> N
     ],
 )
 async def test_invalid_sub_key_bodies_are_400_and_change_nothing(
-    client, master, pg, body: dict
+    client, master, db, body: dict
 ) -> None:
     response = await client.post(f"{API}/customers/acme/keys", json=body, headers=HEADERS)
     await error_of(response, 400, "invalid_request")
-    assert await pg.fetchval("SELECT count(*) FROM api_keys") == 1
+    assert await db.fetchval("SELECT count(*) FROM api_keys") == 1
 
 
-async def test_patch_key_changes_overrides_and_null_clears(client, master, pg) -> None:
+async def test_patch_key_changes_overrides_and_null_clears(client, master, db) -> None:
     key = await create_sub(client, SUB_SETTINGS)
     response = await client.patch(
         f"{API}/keys/{key['id']}",
@@ -117,7 +108,7 @@ async def test_patch_key_changes_overrides_and_null_clears(client, master, pg) -
     assert patched["label"] == "renamed" and patched["cap_cents"] == 0.000001
     assert patched["require_install"] is False and patched["rpm_limit"] == 30
     assert "key" not in patched
-    assert await pg.fetchval("SELECT cap_uc FROM api_keys WHERE id = $1", key["id"]) == 1
+    assert await db.fetchval("SELECT cap_uc FROM api_keys WHERE id = $1", key["id"]) == 1
 
     response = await client.patch(
         f"{API}/keys/{key['id']}",
@@ -135,16 +126,16 @@ async def test_patch_key_changes_overrides_and_null_clears(client, master, pg) -
         assert cleared[field] is None, field
     assert cleared["label"] == "renamed"
 
-    before = await pg.fetchrow("SELECT * FROM api_keys WHERE id = $1", key["id"])
+    before = await db.fetchrow("SELECT * FROM api_keys WHERE id = $1", key["id"])
     response = await client.patch(
         f"{API}/keys/{key['id']}", json={"label": "ok", "rpm_limit": 0}, headers=HEADERS
     )
     await error_of(response, 400, "invalid_request")
-    assert await pg.fetchrow("SELECT * FROM api_keys WHERE id = $1", key["id"]) == before
+    assert await db.fetchrow("SELECT * FROM api_keys WHERE id = $1", key["id"]) == before
 
 
 async def test_rotate_makes_a_new_key_with_the_same_settings_and_revokes_the_old(
-    client, master, pg, settings: Settings
+    client, master, db, settings: Settings
 ) -> None:
     old = await create_sub(client, SUB_SETTINGS)
     response = await client.post(f"{API}/keys/{old['id']}/rotate", headers=HEADERS)
@@ -160,7 +151,7 @@ async def test_rotate_makes_a_new_key_with_the_same_settings_and_revokes_the_old
 
     rows = {
         r["id"]: r
-        for r in await pg.fetch("SELECT id, revoked_at, rotated_from, secret_hash FROM api_keys")
+        for r in await db.fetch("SELECT id, revoked_at, rotated_from, secret_hash FROM api_keys")
     }
     assert rows[old["id"]]["revoked_at"] is not None
     assert rows[new["id"]]["rotated_from"] == old["id"]
@@ -171,7 +162,7 @@ async def test_rotate_makes_a_new_key_with_the_same_settings_and_revokes_the_old
     await error_of(response, 409, "conflict")
     response = await client.patch(f"{API}/keys/{old['id']}", json={"label": "x"}, headers=HEADERS)
     await error_of(response, 409, "conflict")
-    assert await pg.fetchval("SELECT count(*) FROM api_keys") == 3
+    assert await db.fetchval("SELECT count(*) FROM api_keys") == 3
 
 
 async def test_rotating_the_master_key_keeps_it_master(client, master) -> None:
@@ -180,19 +171,19 @@ async def test_rotating_the_master_key_keeps_it_master(client, master) -> None:
     assert (await response.json())["key"]["kind"] == "master"
 
 
-async def test_revoke_is_immediate_and_idempotent(client, master, pg) -> None:
+async def test_revoke_is_immediate_and_idempotent(client, master, db) -> None:
     key = await create_sub(client)
     response = await client.post(f"{API}/keys/{key['id']}/revoke", headers=HEADERS)
     assert response.status == 200
     revoked = (await response.json())["key"]
     assert revoked["revoked_at"] is not None and "key" not in revoked
-    first = await pg.fetchval("SELECT revoked_at FROM api_keys WHERE id = $1", key["id"])
+    first = await db.fetchval("SELECT revoked_at FROM api_keys WHERE id = $1", key["id"])
     assert first is not None
 
     response = await client.post(f"{API}/keys/{key['id']}/revoke", headers=HEADERS)
     assert response.status == 200
     assert (await response.json())["key"]["revoked_at"] == revoked["revoked_at"]
-    assert await pg.fetchval("SELECT revoked_at FROM api_keys WHERE id = $1", key["id"]) == first
+    assert await db.fetchval("SELECT revoked_at FROM api_keys WHERE id = $1", key["id"]) == first
 
     customer = await (await client.get(f"{API}/customers/acme", headers=HEADERS)).json()
     assert customer["customer"]["active_keys"] == 1
@@ -219,9 +210,9 @@ async def test_unknown_keys_and_customers_are_404(client, master) -> None:
         await error_of(response, 404, "not_found")
 
 
-async def test_concurrent_rotations_of_one_key_make_one_new_key(client, master, pg) -> None:
+async def test_concurrent_rotations_of_one_key_make_one_new_key(client, master, db) -> None:
     rotate = f"{API}/keys/{master['id']}/rotate"
     responses = await asyncio.gather(*(client.post(rotate, headers=HEADERS) for _ in range(4)))
     assert sorted(r.status for r in responses) == [201, 409, 409, 409]
-    live = await pg.fetch("SELECT rotated_from FROM api_keys WHERE revoked_at IS NULL")
+    live = await db.fetch("SELECT rotated_from FROM api_keys WHERE revoked_at IS NULL")
     assert [r["rotated_from"] for r in live] == [master["id"]]

@@ -2,22 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
-import asyncpg
 import pytest
 
 from tests.conftest import ADMIN_PASSWORD
 
 HEADERS = {"X-Admin-Password": ADMIN_PASSWORD}
 PRICING = "/admin/api/pricing"
-
-
-@pytest.fixture
-async def pg(database_url: str) -> AsyncIterator[asyncpg.Connection]:
-    conn = await asyncpg.connect(database_url)
-    yield conn
-    await conn.close()
 
 
 async def get_table(client) -> list[dict]:
@@ -65,7 +55,7 @@ NEW_TABLE = [
 ]
 
 
-async def test_put_replaces_the_table_and_round_trips(client, pg) -> None:
+async def test_put_replaces_the_table_and_round_trips(client, db) -> None:
     response = await client.put(PRICING, json={"prices": NEW_TABLE}, headers=HEADERS)
     assert response.status == 200
     returned = (await response.json())["prices"]
@@ -86,12 +76,12 @@ async def test_put_replaces_the_table_and_round_trips(client, pg) -> None:
     assert pro["long_cache_write"] is None
     assert row(returned, "my-lab_2", "tiny")["output"] == 0.00000001
 
-    stored = await pg.fetchrow(
+    stored = await db.fetchrow(
         "SELECT input_uc_per_mtok, long_cached_input_uc_per_mtok FROM prices WHERE model = $1",
         "gemini-2.5-pro",
     )
     assert tuple(stored) == (125_000_000, 62_500_000)
-    assert await pg.fetchval("SELECT output_uc_per_mtok FROM prices WHERE model = 'tiny'") == 1
+    assert await db.fetchval("SELECT output_uc_per_mtok FROM prices WHERE model = 'tiny'") == 1
 
 
 @pytest.mark.parametrize(

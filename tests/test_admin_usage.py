@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
@@ -28,15 +27,8 @@ def at(day: int, hour: int, minute: int = 0) -> dt.datetime:
     return dt.datetime(2026, 1, day, hour, minute, tzinfo=dt.UTC)
 
 
-@pytest.fixture
-async def pg(database_url: str) -> AsyncIterator[asyncpg.Connection]:
-    conn = await asyncpg.connect(database_url)
-    yield conn
-    await conn.close()
-
-
 async def insert_event(
-    pg: asyncpg.Connection,
+    db: asyncpg.Connection,
     created_at: dt.datetime,
     key_id: str,
     provider: str,
@@ -50,15 +42,15 @@ async def insert_event(
     status: str = "ok",
     cost_source: str = "reported",
 ) -> int:
-    request_id = f"req-{await pg.fetchval('SELECT count(*) FROM usage_events')}"
-    return await pg.fetchval(
+    request_id = f"req-{await db.fetchval('SELECT count(*) FROM usage_events')}"
+    return await db.fetchval(
         INSERT_EVENT, created_at, month, customer_id, key_id, install_id, provider, model,
         *tokens, cost_uc, status, cost_source, 42, request_id,
     )  # fmt: skip
 
 
 @pytest.fixture
-async def month(client, pg) -> dict[str, str | list[int]]:
+async def month(client, db) -> dict[str, str | list[int]]:
     """January 2026 of customer `acme` (master and sub key), plus rows that must not show."""
 
     async def create(cid: str) -> str:
@@ -69,39 +61,39 @@ async def month(client, pg) -> dict[str, str | list[int]]:
     master, other = await create("acme"), await create("other")
     response = await client.post(f"{API}/customers/acme/keys", json={}, headers=HEADERS)
     sub = (await response.json())["key"]["id"]
-    await pg.execute("UPDATE customers SET extra_uc = 1500000 WHERE id = 'acme'")
-    await pg.execute(
+    await db.execute("UPDATE customers SET extra_uc = 1500000 WHERE id = 'acme'")
+    await db.execute(
         "INSERT INTO customer_months (customer_id, month, spent_uc, reserved_uc)"
         " VALUES ('acme', $1, 2593, 500000)",
         JAN,
     )
-    await pg.execute(
+    await db.execute(
         "INSERT INTO key_months (key_id, month, spent_uc, reserved_uc) VALUES ($1, $2, 333, 7)",
         sub,
         JAN,
     )
     ids = [
-        await insert_event(pg, at(5, 10), master, "openai", "gpt-4o-mini", (100, 0, 0, 50), 1260),
+        await insert_event(db, at(5, 10), master, "openai", "gpt-4o-mini", (100, 0, 0, 50), 1260),
         await insert_event(
-            pg, at(5, 11), sub, "anthropic", "claude-haiku-4-5", (200, 20, 10, 80), 333,
+            db, at(5, 11), sub, "anthropic", "claude-haiku-4-5", (200, 20, 10, 80), 333,
             install_id="dev-1",
         ),
         await insert_event(
-            pg, at(7, 9), master, "openai", "gpt-4o-mini", (10, 0, 0, 5), 1000,
+            db, at(7, 9), master, "openai", "gpt-4o-mini", (10, 0, 0, 5), 1000,
             status="error", cost_source="estimated",
         ),
         await insert_event(
-            pg, at(31, 23, 59), sub, "openai", "gpt-4o-mini", (1, 0, 0, 1), 0,
+            db, at(31, 23, 59), sub, "openai", "gpt-4o-mini", (1, 0, 0, 1), 0,
             install_id="dev-1", status="aborted", cost_source="none",
         ),
     ]  # fmt: skip
     # Another month of acme, and another customer's January: neither is acme's January.
     await insert_event(
-        pg, at(31, 23) + dt.timedelta(hours=2), master, "openai", "gpt-4o-mini", (1, 0, 0, 1), 999,
+        db, at(31, 23) + dt.timedelta(hours=2), master, "openai", "gpt-4o-mini", (1, 0, 0, 1), 999,
         month=dt.date(2026, 2, 1),
     )  # fmt: skip
     await insert_event(
-        pg, at(6, 6), other, "openai", "gpt-4o", (5, 0, 0, 5), 777, customer_id="other"
+        db, at(6, 6), other, "openai", "gpt-4o", (5, 0, 0, 5), 777, customer_id="other"
     )
     return {"master": master, "sub": sub, "ids": ids}
 
@@ -238,10 +230,10 @@ async def test_bad_query_values_are_400(client, month, query: str) -> None:
     assert error["param"] == query.split("=")[0]
 
 
-async def test_unknown_customer_or_foreign_key_is_404(client, month, pg) -> None:
+async def test_unknown_customer_or_foreign_key_is_404(client, month, db) -> None:
     response = await client.get(f"{API}/customers/nobody/usage", headers=HEADERS)
     assert response.status == 404
-    other_key = await pg.fetchval("SELECT id FROM api_keys WHERE customer_id = 'other'")
+    other_key = await db.fetchval("SELECT id FROM api_keys WHERE customer_id = 'other'")
     for key_id in (other_key, "key_0000000000000000"):
         response = await client.get(f"{USAGE}?key_id={key_id}", headers=HEADERS)
         assert response.status == 404

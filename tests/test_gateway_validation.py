@@ -158,3 +158,15 @@ async def test_demo_provider_is_off_when_real_keys_are_set(
     response = await client.post("/v1/gateway/chat", json=body, headers=bearer(key))
     assert response.status == 400
     assert "Unknown provider 'demo'" in (await response.json())["error"]["message"]
+
+
+async def test_malformed_install_id_is_400(gateway, db) -> None:
+    _, key = await create_customer(gateway)
+    for bad in ("x" * 129, "tab\there"):
+        headers = {**bearer(key), "X-Kaixu-Install-Id": bad}
+        response = await gateway.post("/v1/gateway/chat", json=GOOD, headers=headers)
+        assert response.status == 400
+    assert await db.fetchval("SELECT count(*) FROM usage_events") == 0
+    headers = {**bearer(key), "X-Kaixu-Install-Id": "device-1"}
+    assert (await gateway.post("/v1/gateway/chat", json=GOOD, headers=headers)).status == 200
+    assert await db.fetchval("SELECT install_id FROM usage_events") == "device-1"

@@ -7,9 +7,10 @@ and format answers.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from datetime import date
@@ -231,9 +232,20 @@ class Call:
         }
 
 
+def install_id(request: web.Request) -> str | None:
+    """X-Kaixu-Install-Id: 1–128 printable characters, or absent."""
+    value = request.headers.get("X-Kaixu-Install-Id")
+    if value is None:
+        return None
+    if not 1 <= len(value) <= 128 or not value.isprintable():
+        raise errors.InvalidRequest("X-Kaixu-Install-Id must be 1 to 128 printable characters.")
+    return value
+
+
 async def admit(request: web.Request, policy: KeyPolicy, chat: ChatRequest) -> Call:
     """Every check before the upstream call, and the reservation, in one round trip."""
     app = request.app
+    device = install_id(request)
     settings = app[SETTINGS]
     check_allowed(policy, chat)
     price = lookup_price(request, chat)
@@ -257,15 +269,17 @@ async def admit(request: web.Request, policy: KeyPolicy, chat: ChatRequest) -> C
         reservation_id=row["reservation_id"],
         month=month,
         input_estimate=input_estimate,
-        install_id=request.headers.get("X-Kaixu-Install-Id"),
+        install_id=device,
         request_id=request[REQUEST_ID],
     )
 
 
-async def run_complete(call: Call) -> None:
-    """Non-stream: call the provider, then settle (also when it failed, then re-raise)."""
+@contextlib.asynccontextmanager
+async def settled_on_failure(call: Call) -> AsyncIterator[None]:
+    """Before any answer reached the client: a failure settles the call, then propagates
+    (a timeout as the contract's 504)."""
     try:
-        call.record(await call.complete())
+        yield
     except TimeoutError:
         error = errors.UpstreamTimeout(f"{call.chat.provider} did not answer in time")
         await call.settle("error", error)
@@ -276,6 +290,12 @@ async def run_complete(call: Call) -> None:
     except BaseException:
         await call.settle("aborted")
         raise
+
+
+async def run_complete(call: Call) -> None:
+    """Non-stream: call the provider, then settle (also when it failed, then re-raise)."""
+    async with settled_on_failure(call):
+        call.record(await call.complete())
     await call.settle("ok")
 
 
@@ -295,19 +315,8 @@ async def run_stream(
     """
     deadline = asyncio.get_running_loop().time() + call.settings.upstream_total_timeout_s
     async with aclosing(call.provider.stream(call.chat)) as events:
-        try:
-            async with asyncio.timeout_at(deadline):
-                first = await anext(events, None)
-        except TimeoutError:
-            error = errors.UpstreamTimeout(f"{call.chat.provider} did not answer in time")
-            await call.settle("error", error)
-            raise error from None
-        except errors.GatewayError as error:
-            await call.settle("error", error)
-            raise
-        except BaseException:
-            await call.settle("aborted")
-            raise
+        async with settled_on_failure(call), asyncio.timeout_at(deadline):
+            first = await anext(events, None)
         try:
             await _client_write(start())
             async with asyncio.timeout_at(deadline):
