@@ -18,7 +18,7 @@ FROM api_keys k JOIN customers c ON c.id = k.customer_id
 WHERE k.id = $1
 """
 
-ADMIT = "SELECT * FROM kaixu_admit($1, $2, $3)"
+ADMIT = "SELECT * FROM kaixu_admit($1, $2, $3, $4, $5, $6)"
 
 SETTLE = """
 SELECT * FROM kaixu_settle($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15,
@@ -30,8 +30,19 @@ async def fetch_key_for_auth(pool: asyncpg.Pool, key_id: str) -> asyncpg.Record 
     return await pool.fetchrow(SELECT_KEY_FOR_AUTH, key_id)
 
 
-async def admit(pool: asyncpg.Pool, key_id: str, estimate_uc: int, ttl_s: int) -> asyncpg.Record:
-    return await pool.fetchrow(ADMIT, key_id, estimate_uc, ttl_s)
+async def admit(
+    pool: asyncpg.Pool,
+    *,
+    key_id: str,
+    estimate_uc: int,
+    ttl_s: int,
+    install_id: str | None,
+    user_agent: str | None,
+    gateway_ceiling_uc: int | None,
+) -> asyncpg.Record:
+    return await pool.fetchrow(
+        ADMIT, key_id, estimate_uc, ttl_s, install_id, user_agent, gateway_ceiling_uc
+    )
 
 
 async def settle(

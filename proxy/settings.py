@@ -9,6 +9,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from proxy.money import cents_to_uc
+
 
 class SettingsError(ValueError):
     """A setting is missing or malformed; the message names the variable."""
@@ -38,6 +40,7 @@ class Settings:
     stripe_api_base: str | None = None
     public_url: str | None = None
     demo_provider: bool | None = None
+    gateway_monthly_ceiling_uc: int | None = None
     max_body_bytes: int = 1024 * 1024
     default_max_tokens: int = 1024
     max_tokens_limit: int = 32768
@@ -120,6 +123,16 @@ def _bool(env: Mapping[str, str], name: str) -> bool | None:
     raise SettingsError(f"{name} must be true or false, got {raw!r}")
 
 
+def _cents(env: Mapping[str, str], name: str) -> int | None:
+    raw = _text(env, name)
+    if raw is None:
+        return None
+    try:
+        return cents_to_uc(raw, field=name)
+    except ValueError as exc:
+        raise SettingsError(str(exc)) from None
+
+
 def _http_url(env: Mapping[str, str], name: str, default: str | None) -> str | None:
     raw = _text(env, name)
     if raw is None:
@@ -182,6 +195,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         stripe_api_base=_http_url(env, "STRIPE_API_BASE", None),
         public_url=_http_url(env, "PUBLIC_URL", None),
         demo_provider=_bool(env, "DEMO_PROVIDER"),
+        gateway_monthly_ceiling_uc=_cents(env, "GATEWAY_MONTHLY_CEILING_CENTS"),
         max_body_bytes=_int(env, "MAX_BODY_BYTES", DEFAULTS.max_body_bytes, 1024, 64 * 1024 * 1024),
         default_max_tokens=_int(
             env, "DEFAULT_MAX_TOKENS", DEFAULTS.default_max_tokens, 1, 1_000_000

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import aclosing
@@ -242,23 +243,38 @@ def install_id(request: web.Request) -> str | None:
     return value
 
 
+CAP_MESSAGES = {
+    "customer": "This customer's monthly allowance (cap plus prepaid credit) is used up.",
+    "key": "This key's own monthly cap is used up.",
+    "gateway": "The gateway's monthly spending ceiling is reached; ask the operator.",
+}
+
+
 async def admit(request: web.Request, policy: KeyPolicy, chat: ChatRequest) -> Call:
     """Every check before the upstream call, and the reservation, in one round trip."""
     app = request.app
-    device = install_id(request)
     settings = app[SETTINGS]
+    device = install_id(request)
+    if device is None and policy.require_install:
+        raise errors.Forbidden(
+            "This key requires the X-Kaixu-Install-Id header.", type="install_id_required"
+        )
     check_allowed(policy, chat)
     price = lookup_price(request, chat)
     input_estimate = estimate_input_tokens(chat)
     reserve_uc = price.cost_uc(Usage(input_tokens=input_estimate, output_tokens=chat.max_tokens))
-    row = await queries.admit(app[DB_POOL], policy.key_id, reserve_uc, settings.reservation_ttl_s)
-    month = MonthState.from_row(row)
-    if row["outcome"] == "unauthorized":
-        raise errors.Unauthorized("This API key is revoked or its customer is inactive.")
-    if row["outcome"] == "cap_exceeded":
-        raise errors.CapExceeded(
-            "This month's allowance is used up for this customer or key.", month=month.to_json()
-        )
+    row = await queries.admit(
+        app[DB_POOL],
+        key_id=policy.key_id,
+        estimate_uc=reserve_uc,
+        ttl_s=settings.reservation_ttl_s,
+        install_id=device,
+        user_agent=request.headers.get("User-Agent", "")[:512] or None,
+        gateway_ceiling_uc=settings.gateway_monthly_ceiling_uc,
+    )
+    outcome = row["outcome"]
+    if outcome != "ok":
+        raise refusal(outcome, row, policy)
     return Call(
         settings=settings,
         pool=app[DB_POOL],
@@ -267,11 +283,35 @@ async def admit(request: web.Request, policy: KeyPolicy, chat: ChatRequest) -> C
         provider=app[PROVIDERS][chat.provider],
         price=price,
         reservation_id=row["reservation_id"],
-        month=month,
+        month=MonthState.from_row(row),
         input_estimate=input_estimate,
         install_id=device,
         request_id=request[REQUEST_ID],
     )
+
+
+def refusal(outcome: str, row: asyncpg.Record, policy: KeyPolicy) -> errors.GatewayError:
+    """The contract's error for an admission that did not pass."""
+    if outcome == "cap_exceeded":
+        month = MonthState.from_row(row).to_json()
+        return errors.CapExceeded(CAP_MESSAGES[row["limit_scope"]], month=month)
+    if outcome == "rate_limited":
+        wait = max(1, math.ceil(row["retry_after_s"]))
+        scope = row["limit_scope"]
+        rpm = policy.rpm_limit if scope == "key" else policy.customer_rpm_limit
+        return errors.RateLimited(
+            f"Over this {scope}'s limit of {rpm} requests per minute; retry in {wait} s.",
+            retry_after_s=wait,
+        )
+    if outcome == "device_limit":
+        return errors.Forbidden(
+            f"All {policy.max_devices} device seats of this key are taken;"
+            " the operator can revoke an old device to free one.",
+            type="device_limit",
+        )
+    if outcome == "device_revoked":
+        return errors.Forbidden("This device was revoked for this key.", type="device_revoked")
+    return errors.Unauthorized("This API key is revoked or its customer is inactive.")
 
 
 @contextlib.asynccontextmanager
