@@ -1,0 +1,55 @@
+"""Admin routes for devices: a customer's install ids per key, and revoking one."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+from aiohttp import web
+
+from db import customers as db_customers
+from db import devices as db_devices
+from proxy.admin.keys import no_customer
+from proxy.admin.render import iso
+from proxy.admin.validation import path_id
+from proxy.errors import NotFound
+from proxy.middleware import json_response
+from proxy.state import DB_POOL
+
+routes = web.RouteTableDef()
+
+
+def render_device(row: asyncpg.Record) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "key_id": row["key_id"],
+        "customer_id": row["customer_id"],
+        "install_id": row["install_id"],
+        "user_agent": row["user_agent"],
+        "first_seen": iso(row["first_seen"]),
+        "last_seen": iso(row["last_seen"]),
+        "revoked_at": iso(row["revoked_at"]),
+    }
+
+
+@routes.get("/customers/{cid}/devices")
+async def list_devices(request: web.Request) -> web.Response:
+    cid = path_id(request, "cid", "customer")
+    key_id = request.query.get("key_id") or None
+    async with request.config_dict[DB_POOL].acquire() as conn:
+        if not await db_customers.customer_exists(conn, cid):
+            raise no_customer(cid)
+        rows = await db_devices.customer_devices(conn, cid, key_id)
+    return json_response({"devices": [render_device(row) for row in rows]})
+
+
+@routes.post("/devices/{did}/revoke")
+async def revoke_device(request: web.Request) -> web.Response:
+    raw = request.match_info["did"]
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 18:
+        raise NotFound("No such device.")
+    async with request.config_dict[DB_POOL].acquire() as conn:
+        row = await db_devices.revoke_device(conn, int(raw))
+    if row is None:
+        raise NotFound("No such device.")
+    return json_response({"device": render_device(row)})
