@@ -18,6 +18,7 @@ from proxy.middleware import observe
 from proxy.providers.registry import providers_ctx
 from proxy.settings import Settings
 from proxy.state import DB_POOL, METRICS, SETTINGS
+from proxy.sweeper import sweeper_ctx
 
 log = logging.getLogger("kaixu.app")
 
@@ -55,6 +56,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(_db_pool)
     app.cleanup_ctx.append(invalidation_ctx)
     app.cleanup_ctx.append(providers_ctx)
+    app.cleanup_ctx.append(sweeper_ctx)
     health.add_routes(app)
     native.add_routes(app)
     app.add_subapp("/admin/api/", create_admin_app(settings))

@@ -23,6 +23,7 @@ from proxy.state import DB_POOL, KEY_CACHE, PRICE_BOOK, SETTINGS
 log = logging.getLogger("kaixu.invalidation")
 
 CHANNEL = "kaixu_invalidate"
+LISTENER_NAME = "kaixu-invalidation"  # application_name of the LISTEN connection
 HEALTH_CHECK_S = 2.0  # how often a quiet listener connection proves it is still alive
 RECONNECT_DELAY_S = 0.5
 
@@ -58,7 +59,9 @@ class Invalidator:
         while True:
             conn: asyncpg.Connection | None = None
             try:
-                conn = await asyncpg.connect(self.dsn, timeout=5)
+                conn = await asyncpg.connect(
+                    self.dsn, timeout=5, server_settings={"application_name": LISTENER_NAME}
+                )
                 lost = asyncio.Event()
                 conn.add_termination_listener(lambda _c, lost=lost: lost.set())
                 await conn.add_listener(CHANNEL, self._on_notify)

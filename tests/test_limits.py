@@ -236,3 +236,22 @@ async def test_a_device_error_wins_over_rate_and_cap(gateway, db) -> None:
     assert (status, refused["error"]["type"]) == (403, "device_limit")
     status, refused = await call(gateway, sub["key"], {"X-Kaixu-Install-Id": "a"})
     assert (status, refused["error"]["type"]) == (429, "rate_limited")  # rate before cap
+
+
+async def test_the_background_sweep_releases_idle_customers_reservations(gateway, db) -> None:
+    from proxy.sweeper import SWEEP_EXPIRED
+
+    customer, key = await create_customer(gateway, monthly_cap_cents=1)
+    assert (await call(gateway, key))[0] == 200
+    key_id = await db.fetchval("SELECT id FROM api_keys")
+    month = await db.fetchval("SELECT month FROM customer_months")
+    await db.execute("UPDATE customer_months SET reserved_uc = 500")
+    await db.execute("UPDATE key_months SET reserved_uc = 500")
+    await db.execute("UPDATE gateway_months SET reserved_uc = 500")
+    await db.execute(
+        "INSERT INTO reservations (customer_id, key_id, month, amount_uc, expires_at)"
+        " VALUES ($1, $2, $3, 500, now() - interval '1 minute')",
+        customer["id"], key_id, month,
+    )  # fmt: skip
+    await db.execute(SWEEP_EXPIRED)
+    await assert_books_balance(db)

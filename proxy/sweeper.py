@@ -1,0 +1,44 @@
+"""Releases expired reservations of idle customers, so their month figures stay honest.
+
+Admission already sweeps the requesting customer's own expired reservations; this catches the
+customers who stopped calling. Several processes may run it at once: the sweep is idempotent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from db.pool import DB_UNAVAILABLE_ERRORS
+from proxy.state import DB_POOL
+
+log = logging.getLogger("kaixu.sweeper")
+
+SWEEP_INTERVAL_S = 60.0
+SWEEP_EXPIRED = """
+SELECT kaixu_sweep_reservations(customer_id)
+FROM (SELECT DISTINCT customer_id FROM reservations WHERE expires_at < now()) AS expired
+"""
+
+
+async def _sweep_forever(app: web.Application) -> None:
+    while True:
+        await asyncio.sleep(SWEEP_INTERVAL_S)
+        try:
+            await app[DB_POOL].execute(SWEEP_EXPIRED)
+        except DB_UNAVAILABLE_ERRORS:
+            log.warning("reservation sweep skipped: database unavailable")
+
+
+async def sweeper_ctx(app: web.Application) -> AsyncIterator[None]:
+    task = asyncio.create_task(_sweep_forever(app))
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
