@@ -1,0 +1,4 @@
+DROP TABLE audit_log;
+DROP TABLE invoices;
+DROP TABLE stripe_events;
+DROP TABLE topups;
