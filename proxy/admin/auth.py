@@ -13,6 +13,7 @@ from aiohttp import web
 
 from db import admin_auth
 from proxy.admin import tokens
+from proxy.admin.audit import ADMIN_ACTOR
 from proxy.admin.render import iso_from_unix
 from proxy.admin.validation import read_object
 from proxy.errors import InvalidRequest, RateLimited, Unauthorized
@@ -77,10 +78,12 @@ async def authenticate(request: web.Request) -> None:
         if scheme.lower() != "bearer" or not token.strip():
             raise Unauthorized("Send the admin token as 'Authorization: Bearer <token>'.")
         check_token(request.config_dict[SETTINGS], token.strip())
+        request[ADMIN_ACTOR] = "admin:token"
         return
     password = request.headers.get("X-Admin-Password")
     if password is not None:
         await check_password(request, password)
+        request[ADMIN_ACTOR] = "admin:password"
         return
     raise Unauthorized("Sign in first: send 'Authorization: Bearer <token>' or X-Admin-Password.")
 

@@ -8,7 +8,7 @@ from aiohttp import web
 
 from db import customers as db_customers
 from db import keys as db_keys
-from proxy.admin import render
+from proxy.admin import audit, render
 from proxy.admin.keys import new_key, no_customer
 from proxy.admin.validation import (
     FieldSpec,
@@ -62,6 +62,10 @@ async def create_customer(request: web.Request) -> web.Response:
         await db_customers.notify_customer(conn, cid)
         await db_keys.notify_keys(conn, key.id)
         row = await db_customers.fetch_customer(conn, cid)
+        after = {"customer": render.customer(row), "master_key": render.key(key_row)}
+        await audit.record(
+            conn, request, "customer.create", customer_id=cid, target=cid, after=after
+        )
     return json_response(
         {"customer": render.customer(row), "key": render.key(key_row, key.plaintext)}, status=201
     )
@@ -86,7 +90,13 @@ async def patch_customer(request: web.Request) -> web.Response:
         if current is None:
             raise no_customer(cid)
         if changes:
+            before = render.customer(await db_customers.fetch_customer(conn, cid))
             await db_customers.update_customer(conn, cid, {**current, **changes})
             await db_customers.notify_customer(conn, cid)
         row = await db_customers.fetch_customer(conn, cid)
+        if changes:
+            await audit.record(
+                conn, request, "customer.update", customer_id=cid, target=cid,
+                before=before, after=render.customer(row),
+            )  # fmt: skip
     return json_response({"customer": render.customer(row)})

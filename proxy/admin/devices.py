@@ -9,6 +9,7 @@ from aiohttp import web
 
 from db import customers as db_customers
 from db import devices as db_devices
+from proxy.admin import audit
 from proxy.admin.keys import no_customer
 from proxy.admin.render import iso
 from proxy.admin.validation import path_id
@@ -48,8 +49,12 @@ async def revoke_device(request: web.Request) -> web.Response:
     raw = request.match_info["did"]
     if not raw.isascii() or not raw.isdigit() or len(raw) > 18:
         raise NotFound("No such device.")
-    async with request.config_dict[DB_POOL].acquire() as conn:
+    async with request.config_dict[DB_POOL].acquire() as conn, conn.transaction():
         row = await db_devices.revoke_device(conn, int(raw))
-    if row is None:
-        raise NotFound("No such device.")
+        if row is None:
+            raise NotFound("No such device.")
+        await audit.record(
+            conn, request, "device.revoke", customer_id=row["customer_id"], target=raw,
+            after=render_device(row),
+        )  # fmt: skip
     return json_response({"device": render_device(row)})

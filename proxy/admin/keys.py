@@ -6,7 +6,7 @@ from aiohttp import web
 
 from db import customers as db_customers
 from db import keys as db_keys
-from proxy.admin import render
+from proxy.admin import audit, render
 from proxy.admin.validation import (
     FieldSpec,
     boolean,
@@ -78,6 +78,9 @@ async def create_key(request: web.Request) -> web.Response:
             raise no_customer(cid)
         row = await db_keys.insert_key(conn, key, customer_id=cid, kind="sub", values=values)
         await db_keys.notify_keys(conn, key.id)
+        await audit.record(
+            conn, request, "key.create", customer_id=cid, target=key.id, after=render.key(row)
+        )
     return json_response({"key": render.key(row, key.plaintext)}, status=201)
 
 
@@ -105,6 +108,10 @@ async def patch_key(request: web.Request) -> web.Response:
         if changes:
             row = await db_keys.update_key(conn, kid, {**dict(current), **changes})
             await db_keys.notify_keys(conn, kid)
+            await audit.record(
+                conn, request, "key.update", customer_id=row["customer_id"], target=kid,
+                before=render.key(current), after=render.key(row),
+            )  # fmt: skip
     return json_response({"key": render.key(row)})
 
 
@@ -127,8 +134,12 @@ async def rotate_key(request: web.Request) -> web.Response:
             values={c: old[c] for c in db_keys.EDITABLE_COLUMNS},
             rotated_from=kid,
         )
-        await db_keys.revoke_key(conn, kid)
+        revoked = await db_keys.revoke_key(conn, kid)
         await db_keys.notify_keys(conn, kid, key.id)
+        await audit.record(
+            conn, request, "key.rotate", customer_id=old["customer_id"], target=kid,
+            before=render.key(old), after={"revoked": render.key(revoked), "new": render.key(row)},
+        )  # fmt: skip
     return json_response({"key": render.key(row, key.plaintext), "revoked_key_id": kid}, status=201)
 
 
@@ -136,8 +147,14 @@ async def rotate_key(request: web.Request) -> web.Response:
 async def revoke_key(request: web.Request) -> web.Response:
     kid = path_id(request, "kid", "key")
     async with request.config_dict[DB_POOL].acquire() as conn, conn.transaction():
-        row = await db_keys.revoke_key(conn, kid)
-        if row is None:
+        before = await db_keys.lock_key(conn, kid)
+        if before is None:
             raise _not_found(kid)
+        row = await db_keys.revoke_key(conn, kid)
         await db_keys.notify_keys(conn, kid)
+        if before["revoked_at"] is None:
+            await audit.record(
+                conn, request, "key.revoke", customer_id=row["customer_id"], target=kid,
+                before=render.key(before), after=render.key(row),
+            )  # fmt: skip
     return json_response({"key": render.key(row)})

@@ -9,6 +9,7 @@ import asyncpg
 from aiohttp import web
 
 from db import prices as db_prices
+from proxy.admin import audit
 from proxy.admin.render import iso
 from proxy.admin.validation import invalid, positive_int, read_object, text, usd_per_mtok
 from proxy.errors import InvalidRequest
@@ -111,6 +112,11 @@ async def get_pricing(request: web.Request) -> web.Response:
 async def put_pricing(request: web.Request) -> web.Response:
     prices = parse_table(await read_object(request, allowed={"prices"}))
     async with request.config_dict[DB_POOL].acquire() as conn, conn.transaction():
+        before = [price_json(row) for row in await db_prices.fetch_prices(conn)]
         await db_prices.replace_prices(conn, prices)
-        rows = await db_prices.fetch_prices(conn)
-    return json_response({"prices": [price_json(row) for row in rows]})
+        after = [price_json(row) for row in await db_prices.fetch_prices(conn)]
+        await audit.record(
+            conn, request, "pricing.replace", customer_id=None, target="prices",
+            before={"prices": before}, after={"prices": after},
+        )  # fmt: skip
+    return json_response({"prices": after})

@@ -1,0 +1,69 @@
+"""The audit trail: every admin write records who, from where, what, before and after."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+from aiohttp import web
+
+from db import audit as db_audit
+from proxy.admin.render import iso
+from proxy.admin.validation import query_int
+from proxy.middleware import json_response
+from proxy.state import DB_POOL
+
+ADMIN_ACTOR = web.RequestKey("admin_actor", str)  # set by the auth middleware
+
+routes = web.RouteTableDef()
+
+
+async def record(
+    conn: asyncpg.Connection,
+    request: web.Request,
+    action: str,
+    *,
+    customer_id: str | None,
+    target: str | None,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+) -> None:
+    """Call inside the write's own transaction, so the action and its record stand or fall
+    together."""
+    await db_audit.insert_audit(
+        conn,
+        actor=request.get(ADMIN_ACTOR, "admin"),
+        address=request.remote,
+        action=action,
+        customer_id=customer_id,
+        target=target,
+        before=before,
+        after=after,
+    )
+
+
+def render_entry(row: asyncpg.Record) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "at": iso(row["at"]),
+        "actor": row["actor"],
+        "address": row["address"],
+        "action": row["action"],
+        "customer_id": row["customer_id"],
+        "target": row["target"],
+        "before": row["before"],
+        "after": row["after"],
+    }
+
+
+@routes.get("/audit")
+async def list_audit(request: web.Request) -> web.Response:
+    """Newest first; `customer_id` filters, `cursor` (the last id seen) pages."""
+    customer_id = request.query.get("customer_id") or None
+    cursor = query_int(request, "cursor", lo=1, hi=2**62)
+    limit = query_int(request, "limit", lo=1, hi=500) or 100
+    async with request.config_dict[DB_POOL].acquire() as conn:
+        rows = await db_audit.audit_entries(conn, customer_id, cursor, limit + 1)
+    entries = [render_entry(row) for row in rows[:limit]]
+    next_cursor = entries[-1]["id"] if len(rows) > limit else None
+    return json_response({"entries": entries, "next_cursor": next_cursor})
