@@ -4,13 +4,31 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from proxy.admin import audit, auth, customers, devices, keys, pricing, topups, usage
+from proxy.admin import (
+    audit,
+    auth,
+    checkout,
+    customers,
+    devices,
+    exports,
+    invoices,
+    keys,
+    openapi,
+    pricing,
+    topups,
+    usage,
+)
 from proxy.settings import Settings
+
+ROUTE_MODULES = (
+    auth, customers, keys, devices, pricing, usage, topups, checkout, invoices, exports, audit,
+    openapi,
+)  # fmt: skip
 
 
 def create_admin_app(settings: Settings) -> web.Application:
     """Every route but /login requires an admin token or the admin password (see auth)."""
     app = web.Application(middlewares=[auth.require_admin])
-    for module in (auth, customers, keys, devices, pricing, usage, topups, audit):
+    for module in ROUTE_MODULES:
         app.add_routes(module.routes)
     return app

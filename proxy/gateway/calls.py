@@ -356,7 +356,10 @@ async def run_stream(
     deadline = asyncio.get_running_loop().time() + call.settings.upstream_total_timeout_s
     async with aclosing(call.provider.stream(call.chat)) as events:
         async with settled_on_failure(call), asyncio.timeout_at(deadline):
-            first = await anext(events, None)
+            try:
+                first: StreamEvent | None = await anext(events)
+            except StopAsyncIteration:  # anext(events, None) raised SystemError on CPython 3.11
+                first = None
         try:
             await _client_write(start())
             async with asyncio.timeout_at(deadline):

@@ -1,0 +1,69 @@
+"""Admin route that starts a Stripe Checkout payment for a customer's prepaid credit."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from aiohttp import web
+
+from db import audit as db_audit
+from db import customers as db_customers
+from proxy.admin.audit import ADMIN_ACTOR
+from proxy.admin.keys import no_customer
+from proxy.admin.validation import cents, invalid, path_id, read_object
+from proxy.middleware import json_response
+from proxy.money import UC_PER_CENT
+from proxy.state import DB_POOL, SETTINGS
+from proxy.stripe_client import STRIPE_CHECKOUT, not_configured
+
+log = logging.getLogger("kaixu.stripe")
+
+routes = web.RouteTableDef()
+
+MIN_CENTS = 50  # Stripe's smallest USD charge
+MAX_CENTS = 1_000_000  # $10,000: a bound on one payment an operator starts
+
+
+def amount_cents(body: dict[str, Any]) -> int:
+    if "amount_cents" not in body:
+        raise invalid("amount_cents", "is required")
+    uc = cents("amount_cents", body["amount_cents"])
+    whole, fraction = divmod(uc, UC_PER_CENT)
+    if fraction:
+        raise invalid("amount_cents", "must be a whole number of cents (Stripe charges cents)")
+    if not MIN_CENTS <= whole <= MAX_CENTS:
+        raise invalid("amount_cents", f"must be between {MIN_CENTS} and {MAX_CENTS:,} cents")
+    return whole
+
+
+@routes.post("/customers/{cid}/checkout")
+async def create_checkout(request: web.Request) -> web.Response:
+    """A Checkout Session whose payment the webhook credits; the caller opens its URL."""
+    cid = path_id(request, "cid", "customer")
+    if not request.config_dict[SETTINGS].stripe_secret_key:
+        raise not_configured("STRIPE_SECRET_KEY")
+    amount = amount_cents(await read_object(request, allowed={"amount_cents"}))
+    pool = request.config_dict[DB_POOL]
+    async with pool.acquire() as conn:
+        exists = await db_customers.customer_exists(conn, cid)
+    if not exists:
+        raise no_customer(cid)
+    # No pool connection is held while Stripe answers.
+    session = await request.config_dict[STRIPE_CHECKOUT].create_session(cid, amount)
+    async with pool.acquire() as conn:
+        await db_audit.insert_audit(
+            conn,
+            actor=request.get(ADMIN_ACTOR, "admin"),
+            address=request.remote,
+            action="checkout.create",
+            customer_id=cid,
+            target=session.id,
+            before=None,
+            after={"amount_cents": amount, "session_id": session.id},
+        )
+    log.info(
+        "stripe checkout created",
+        extra={"customer_id": cid, "session_id": session.id, "amount_cents": amount},
+    )
+    return json_response({"url": session.url, "session_id": session.id})

@@ -1,0 +1,117 @@
+"""Admin CSV exports of usage, customers and invoices, streamed from server-side cursors."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from aiohttp import web
+
+from db import customers as db_customers
+from db import exports as db_exports
+from proxy.admin.keys import no_customer
+from proxy.admin.usage import parse_month
+from proxy.admin.validation import CUSTOMER_ID, invalid
+from proxy.csv_stream import (
+    Column,
+    bool_cell,
+    cents_cell,
+    int_cell,
+    month_cell,
+    stream_csv,
+    text_cell,
+    time_cell,
+)
+from proxy.state import DB_POOL
+
+routes = web.RouteTableDef()
+
+# Rows per fetch from the cursor and per write to the client: memory holds one batch (about
+# 3 MB of Python objects for usage rows; all 100,000 rows at once would be about 90 MB).
+BATCH_ROWS = 1000
+
+USAGE_COLUMNS = (
+    Column("id", int_cell),
+    Column("time", time_cell),
+    Column("customer_id", text_cell),
+    Column("key_id", text_cell),
+    Column("install_id", text_cell),
+    Column("provider", text_cell),
+    Column("model", text_cell),
+    Column("upstream_model", text_cell),
+    Column("input_tokens", int_cell),
+    Column("cached_input_tokens", int_cell),
+    Column("cache_write_tokens", int_cell),
+    Column("output_tokens", int_cell),
+    Column("cost_cents", cents_cell),
+    Column("status", text_cell),
+    Column("cost_source", text_cell),
+    Column("latency_ms", int_cell),
+    Column("request_id", text_cell),
+)
+CUSTOMER_COLUMNS = (
+    Column("id", text_cell),
+    Column("name", text_cell),
+    Column("plan", text_cell),
+    Column("monthly_cap_cents", cents_cell),
+    Column("rpm_limit", int_cell),
+    Column("active", bool_cell),
+    Column("extra_cents", cents_cell),
+    Column("active_keys", int_cell),
+    Column("created_at", time_cell),
+)
+INVOICE_COLUMNS = (
+    Column("id", int_cell),
+    Column("customer_id", text_cell),
+    Column("month", month_cell),
+    Column("version", int_cell),
+    Column("total_cents", cents_cell),
+    Column("created_at", time_cell),
+)
+
+
+def _month_filter(request: web.Request) -> dt.date | None:
+    """An optional `month`: absent or empty means every month."""
+    raw = request.query.get("month", "")
+    return parse_month(raw) if raw else None
+
+
+def _customer_filter(request: web.Request) -> str | None:
+    raw = request.query.get("customer_id", "")
+    if not raw:
+        return None
+    if not CUSTOMER_ID.fullmatch(raw):
+        raise invalid("customer_id", "is not a customer id")
+    return raw
+
+
+def _filename(*parts: str | None) -> str:
+    return "-".join(part for part in parts if part) + ".csv"
+
+
+@routes.get("/exports/usage.csv")
+async def export_usage(request: web.Request) -> web.StreamResponse:
+    cid = _customer_filter(request)
+    month = _month_filter(request)
+    filename = _filename("usage", cid, month and month.strftime("%Y-%m"))
+    # The connection is held for the whole download: a cursor lives in its transaction.
+    async with request.config_dict[DB_POOL].acquire() as conn, conn.transaction(readonly=True):
+        if cid is not None and not await db_customers.customer_exists(conn, cid):
+            raise no_customer(cid)
+        rows = db_exports.usage_rows(conn, cid, month, size=BATCH_ROWS)
+        return await stream_csv(request, filename, USAGE_COLUMNS, rows)
+
+
+@routes.get("/exports/customers.csv")
+async def export_customers(request: web.Request) -> web.StreamResponse:
+    async with request.config_dict[DB_POOL].acquire() as conn, conn.transaction(readonly=True):
+        rows = db_exports.customer_rows(conn, size=BATCH_ROWS)
+        return await stream_csv(request, "customers.csv", CUSTOMER_COLUMNS, rows)
+
+
+@routes.get("/exports/invoices.csv")
+async def export_invoices(request: web.Request) -> web.StreamResponse:
+    month = _month_filter(request)
+    filename = _filename("invoices", month and month.strftime("%Y-%m"))
+    async with request.config_dict[DB_POOL].acquire() as conn, conn.transaction(readonly=True):
+        rows = db_exports.invoice_rows(conn, month, size=BATCH_ROWS)
+        return await stream_csv(request, filename, INVOICE_COLUMNS, rows)

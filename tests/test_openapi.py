@@ -1,0 +1,43 @@
+"""The admin API's OpenAPI document is valid and matches the routes exactly."""
+
+from __future__ import annotations
+
+from openapi_spec_validator import validate
+
+from proxy.admin import create_admin_app
+from proxy.settings import Settings
+from tests.conftest import ADMIN_HEADERS
+
+HTTP_METHODS = {"get", "post", "put", "patch", "delete"}
+
+
+def registered_routes() -> set[tuple[str, str]]:
+    app = create_admin_app(Settings())
+    found = set()
+    for route in app.router.routes():
+        method = route.method.lower()
+        if method in HTTP_METHODS:
+            found.add((method, route.resource.canonical))
+    return found
+
+
+async def test_document_is_served_and_valid(client) -> None:
+    response = await client.get("/admin/api/openapi.json", headers=ADMIN_HEADERS)
+    assert response.status == 200
+    document = await response.json()
+    validate(document)
+    assert document["servers"] == [{"url": "/admin/api"}]
+
+
+async def test_every_route_is_documented_and_nothing_else(client) -> None:
+    response = await client.get("/admin/api/openapi.json", headers=ADMIN_HEADERS)
+    document = await response.json()
+    documented = {
+        (method, path)
+        for path, operations in document["paths"].items()
+        for method in operations
+        if method in HTTP_METHODS
+    }
+    routes = {(method, path.replace("{iid:\\d+}", "{iid}")) for method, path in registered_routes()}
+    assert routes - documented == set(), "routes missing from the document"
+    assert documented - routes == set(), "documented routes that do not exist"
