@@ -75,7 +75,7 @@ async def customer_invoice_lock(conn: asyncpg.Connection, customer_id: str) -> A
     """Serialise one customer's snapshots. Enter it before the snapshot's transaction begins:
     a REPEATABLE READ snapshot starts at its first statement, so one that starts after the
     wait sees every version committed meanwhile (a transaction-scoped lock taken inside
-    would come too late). The pool's reset on release drops it too, whatever happens."""
+    would come too late). Released in `finally`; a broken connection takes it along."""
     await conn.execute(LOCK_CUSTOMER_INVOICES, INVOICE_LOCK_CLASS, customer_id)
     try:
         yield

@@ -1,0 +1,1 @@
+"""The benchmark harness: `python -m bench` measures the gateway against a direct baseline."""
