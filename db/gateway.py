@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, fields
 from datetime import date
 
 import asyncpg
@@ -20,9 +21,9 @@ WHERE k.id = $1
 
 ADMIT = "SELECT * FROM kaixu_admit($1, $2, $3, $4, $5, $6)"
 
-SETTLE = """
-SELECT * FROM kaixu_settle($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15,
-                           $16, $17, $18)
+SETTLE_BATCH = """
+SELECT * FROM kaixu_settle_batch($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,
+                                 $15, $16, $17, $18)
 """
 
 
@@ -45,30 +46,34 @@ async def admit(
     )
 
 
-async def settle(
-    pool: asyncpg.Pool,
-    *,
-    reservation_id: int,
-    customer_id: str,
-    key_id: str,
-    month: date,
-    install_id: str | None,
-    provider: str,
-    model: str,
-    upstream_model: str | None,
-    input_tokens: int,
-    cached_input_tokens: int,
-    cache_write_tokens: int,
-    output_tokens: int,
-    cost_uc: int,
-    status: str,
-    cost_source: str,
-    latency_ms: int,
-    request_id: str,
-    error: str | None,
-) -> asyncpg.Record:
-    return await pool.fetchrow(
-        SETTLE, reservation_id, customer_id, key_id, month, install_id, provider, model,
-        upstream_model, input_tokens, cached_input_tokens, cache_write_tokens, output_tokens,
-        cost_uc, status, cost_source, latency_ms, request_id, error,
-    )  # fmt: skip
+@dataclass(frozen=True, slots=True)
+class Settlement:
+    """One request's outcome, as kaixu_settle_batch takes it."""
+
+    reservation_id: int
+    customer_id: str
+    key_id: str
+    month: date
+    install_id: str | None
+    provider: str
+    model: str
+    upstream_model: str | None
+    input_tokens: int
+    cached_input_tokens: int
+    cache_write_tokens: int
+    output_tokens: int
+    cost_uc: int
+    status: str
+    cost_source: str
+    latency_ms: int
+    request_id: str
+    error: str | None
+
+
+SETTLEMENT_FIELDS = [f.name for f in fields(Settlement)]
+
+
+async def settle_batch(pool: asyncpg.Pool, batch: list[Settlement]) -> list[asyncpg.Record]:
+    """Apply the settlements in one transaction; one row per settlement, in no set order."""
+    columns = [[getattr(item, name) for item in batch] for name in SETTLEMENT_FIELDS]
+    return await pool.fetch(SETTLE_BATCH, *columns)

@@ -9,15 +9,19 @@ import datetime as dt
 
 import asyncpg
 
+# What is reserved is the sum of the live reservations of requests in flight (for that month).
 SELECT_MONTH = """
-SELECT c.monthly_cap_uc, c.extra_uc,
-       coalesce(cm.spent_uc, 0) AS spent_uc, coalesce(cm.reserved_uc, 0) AS reserved_uc
+SELECT c.monthly_cap_uc, c.extra_uc, coalesce(cm.spent_uc, 0) AS spent_uc,
+       (SELECT coalesce(sum(r.amount_uc), 0)::bigint FROM reservations r
+        WHERE r.customer_id = c.id AND r.month = $2 AND r.expires_at > now()) AS reserved_uc
 FROM customers c
 LEFT JOIN customer_months cm ON cm.customer_id = c.id AND cm.month = $2
 WHERE c.id = $1
 """
 SELECT_KEY_MONTH = """
-SELECT k.cap_uc, coalesce(km.spent_uc, 0) AS spent_uc, coalesce(km.reserved_uc, 0) AS reserved_uc
+SELECT k.cap_uc, coalesce(km.spent_uc, 0) AS spent_uc,
+       (SELECT coalesce(sum(r.amount_uc), 0)::bigint FROM reservations r
+        WHERE r.key_id = k.id AND r.month = $3 AND r.expires_at > now()) AS reserved_uc
 FROM api_keys k
 LEFT JOIN key_months km ON km.key_id = k.id AND km.month = $3
 WHERE k.id = $2 AND k.customer_id = $1

@@ -1,7 +1,7 @@
-"""Releases expired reservations of idle customers, so their month figures stay honest.
+"""Deletes expired reservations: requests that never settled (their process died).
 
-Admission already sweeps the requesting customer's own expired reservations; this catches the
-customers who stopped calling. Several processes may run it at once: the sweep is idempotent.
+Expired reservations already count for nothing (admission sums only live ones); this only keeps
+the table small. Several processes may run it at once: deleting twice is harmless.
 """
 
 from __future__ import annotations
@@ -19,10 +19,7 @@ from proxy.state import DB_POOL
 log = logging.getLogger("kaixu.sweeper")
 
 SWEEP_INTERVAL_S = 60.0
-SWEEP_EXPIRED = """
-SELECT kaixu_sweep_reservations(customer_id)
-FROM (SELECT DISTINCT customer_id FROM reservations WHERE expires_at < now()) AS expired
-"""
+SWEEP_EXPIRED = "DELETE FROM reservations WHERE expires_at < now()"
 
 
 async def _sweep_forever(app: web.Application) -> None:

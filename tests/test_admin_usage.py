@@ -63,15 +63,19 @@ async def month(client, db) -> dict[str, str | list[int]]:
     sub = (await response.json())["key"]["id"]
     await db.execute("UPDATE customers SET extra_uc = 1500000 WHERE id = 'acme'")
     await db.execute(
-        "INSERT INTO customer_months (customer_id, month, spent_uc, reserved_uc)"
-        " VALUES ('acme', $1, 2593, 500000)",
-        JAN,
+        "INSERT INTO customer_months (customer_id, month, spent_uc) VALUES ('acme', $1, 2593)", JAN
     )
     await db.execute(
-        "INSERT INTO key_months (key_id, month, spent_uc, reserved_uc) VALUES ($1, $2, 333, 7)",
-        sub,
-        JAN,
+        "INSERT INTO key_months (key_id, month, spent_uc) VALUES ($1, $2, 333)", sub, JAN
     )
+    # Requests in flight: live reservations count as reserved, an expired one does not.
+    await db.execute(
+        "INSERT INTO reservations (customer_id, key_id, month, amount_uc, expires_at) VALUES"
+        " ('acme', $1, $3, 499993, now() + interval '1 hour'),"
+        " ('acme', $2, $3, 7, now() + interval '1 hour'),"
+        " ('acme', $2, $3, 1000, now() - interval '1 second')",
+        master, sub, JAN,
+    )  # fmt: skip
     ids = [
         await insert_event(db, at(5, 10), master, "openai", "gpt-4o-mini", (100, 0, 0, 50), 1260),
         await insert_event(

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import math
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -21,20 +20,17 @@ import asyncpg
 from aiohttp import web
 
 from db import gateway as queries
-from db.pool import DB_UNAVAILABLE_ERRORS
 from proxy import errors
 from proxy.gateway.policy import KeyPolicy
+from proxy.gateway.settler import Settler
 from proxy.middleware import REQUEST_ID
 from proxy.money import estimate_tokens, uc_to_cents
 from proxy.pricing import Price
 from proxy.providers.base import ChatRequest, Completion, Finish, Provider, StreamEvent, Usage
 from proxy.settings import Settings
-from proxy.state import DB_POOL, PRICE_BOOK, PROVIDERS, SETTINGS
-
-log = logging.getLogger("kaixu.calls")
+from proxy.state import DB_POOL, PRICE_BOOK, PROVIDERS, SETTINGS, SETTLER
 
 MESSAGE_OVERHEAD_TOKENS = 4  # role markers and separators each message costs
-SETTLE_ATTEMPTS = 5
 
 
 class ClientGone(Exception):
@@ -98,7 +94,7 @@ class Call:
     """An admitted request: its reservation is held until `settle` runs, exactly once."""
 
     settings: Settings
-    pool: asyncpg.Pool
+    settler: Settler
     policy: KeyPolicy
     chat: ChatRequest
     provider: Provider
@@ -169,58 +165,35 @@ class Call:
         self.cost_uc = self.price.cost_uc(self.billed)
 
     async def settle(self, status: str, error: errors.GatewayError | None = None) -> MonthState:
-        """Write the usage row and release the reservation; safe against cancellation."""
+        """Write the usage row and release the reservation, exactly once; the write goes on
+        even if this request is cancelled."""
         if self.settled is not None:
             return self.settled
         self._bill(status, error)
-        task = asyncio.ensure_future(self._settle_with_retries(status, error))
-        self.settled = await asyncio.shield(task)
+        row = await self.settler.settle(
+            queries.Settlement(
+                reservation_id=self.reservation_id,
+                customer_id=self.policy.customer_id,
+                key_id=self.policy.key_id,
+                month=self.month.month,
+                install_id=self.install_id,
+                provider=self.chat.provider,
+                model=self.chat.model,
+                upstream_model=self.upstream_model,
+                input_tokens=self.billed.total_input_tokens,
+                cached_input_tokens=self.billed.cached_input_tokens,
+                cache_write_tokens=self.billed.cache_write_tokens,
+                output_tokens=self.billed.output_tokens,
+                cost_uc=self.cost_uc,
+                status=status,
+                cost_source=self.cost_source,
+                latency_ms=int((time.perf_counter() - self.started) * 1000),
+                request_id=self.request_id,
+                error=error.message[:500] if error else None,
+            )
+        )
+        self.settled = MonthState.from_row(row)
         return self.settled
-
-    async def _settle_with_retries(
-        self, status: str, error: errors.GatewayError | None
-    ) -> MonthState:
-        # kaixu_settle is idempotent per reservation, so a retry after a lost reply is safe.
-        delay = 0.1
-        for attempt in range(1, SETTLE_ATTEMPTS + 1):
-            try:
-                row = await queries.settle(
-                    self.pool,
-                    reservation_id=self.reservation_id,
-                    customer_id=self.policy.customer_id,
-                    key_id=self.policy.key_id,
-                    month=self.month.month,
-                    install_id=self.install_id,
-                    provider=self.chat.provider,
-                    model=self.chat.model,
-                    upstream_model=self.upstream_model,
-                    input_tokens=self.billed.total_input_tokens,
-                    cached_input_tokens=self.billed.cached_input_tokens,
-                    cache_write_tokens=self.billed.cache_write_tokens,
-                    output_tokens=self.billed.output_tokens,
-                    cost_uc=self.cost_uc,
-                    status=status,
-                    cost_source=self.cost_source,
-                    latency_ms=int((time.perf_counter() - self.started) * 1000),
-                    request_id=self.request_id,
-                    error=error.message[:500] if error else None,
-                )
-                return MonthState.from_row(row)
-            except DB_UNAVAILABLE_ERRORS:
-                if attempt == SETTLE_ATTEMPTS:
-                    # The reservation stays held until it expires; the log keeps the figures.
-                    log.error(
-                        "settle failed; usage not recorded",
-                        extra={
-                            "request_id": self.request_id,
-                            "reservation_id": self.reservation_id,
-                            "cost_uc": self.cost_uc,
-                        },
-                    )
-                    raise
-                await asyncio.sleep(delay)
-                delay *= 3
-        raise AssertionError("unreachable")
 
     def usage_json(self) -> dict[str, Any]:
         return {
@@ -277,7 +250,7 @@ async def admit(request: web.Request, policy: KeyPolicy, chat: ChatRequest) -> C
         raise refusal(outcome, row, policy)
     return Call(
         settings=settings,
-        pool=app[DB_POOL],
+        settler=app[SETTLER],
         policy=policy,
         chat=chat,
         provider=app[PROVIDERS][chat.provider],
