@@ -19,7 +19,7 @@ FROM api_keys k JOIN customers c ON c.id = k.customer_id
 WHERE k.id = $1
 """
 
-ADMIT = "SELECT * FROM kaixu_admit($1, $2, $3, $4, $5, $6)"
+ADMIT_BATCH = "SELECT * FROM kaixu_admit_batch($1, $2, $3, $4, $5, $6) ORDER BY idx"
 
 SETTLE_BATCH = """
 SELECT * FROM kaixu_settle_batch($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,
@@ -31,18 +31,28 @@ async def fetch_key_for_auth(pool: asyncpg.Pool, key_id: str) -> asyncpg.Record 
     return await pool.fetchrow(SELECT_KEY_FOR_AUTH, key_id)
 
 
-async def admit(
-    pool: asyncpg.Pool,
-    *,
-    key_id: str,
-    estimate_uc: int,
-    ttl_s: int,
-    install_id: str | None,
-    user_agent: str | None,
-    gateway_ceiling_uc: int | None,
-) -> asyncpg.Record:
-    return await pool.fetchrow(
-        ADMIT, key_id, estimate_uc, ttl_s, install_id, user_agent, gateway_ceiling_uc
+@dataclass(frozen=True, slots=True)
+class Admission:
+    """One request asking to be admitted, as kaixu_admit_batch takes it."""
+
+    key_id: str
+    estimate_uc: int
+    install_id: str | None
+    user_agent: str | None
+
+
+async def admit_batch(
+    pool: asyncpg.Pool, batch: list[Admission], ttl_s: int, gateway_ceiling_uc: int | None
+) -> list[asyncpg.Record]:
+    """Admit (or refuse) each request in one transaction; one row per request, in order."""
+    return await pool.fetch(
+        ADMIT_BATCH,
+        [a.key_id for a in batch],
+        [a.estimate_uc for a in batch],
+        ttl_s,
+        [a.install_id for a in batch],
+        [a.user_agent for a in batch],
+        gateway_ceiling_uc,
     )
 
 

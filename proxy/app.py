@@ -12,13 +12,13 @@ from db.pool import DB_UNAVAILABLE_ERRORS, create_pool
 from proxy import admin_ui, health, stripe_webhook
 from proxy.admin import create_admin_app
 from proxy.gateway import native
-from proxy.gateway.settler import Settler
+from proxy.gateway.ledger import Admitter, Settler
 from proxy.invalidation import invalidation_ctx
 from proxy.metrics import Metrics
 from proxy.middleware import observe
 from proxy.providers.registry import providers_ctx
 from proxy.settings import Settings
-from proxy.state import DB_POOL, METRICS, SETTINGS, SETTLER
+from proxy.state import ADMITTER, DB_POOL, METRICS, SETTINGS, SETTLER
 from proxy.sweeper import sweeper_ctx
 
 log = logging.getLogger("kaixu.app")
@@ -50,7 +50,11 @@ async def _db_pool(app: web.Application) -> AsyncIterator[None]:
         await pool.close()
 
 
-async def _settler(app: web.Application) -> AsyncIterator[None]:
+async def _ledger(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    app[ADMITTER] = Admitter(
+        app[DB_POOL], settings.reservation_ttl_s, settings.gateway_monthly_ceiling_uc
+    )
     app[SETTLER] = Settler(app[DB_POOL])
     try:
         yield
@@ -63,7 +67,7 @@ def create_app(settings: Settings) -> web.Application:
     app[SETTINGS] = settings
     app[METRICS] = Metrics()
     app.cleanup_ctx.append(_db_pool)
-    app.cleanup_ctx.append(_settler)
+    app.cleanup_ctx.append(_ledger)
     app.cleanup_ctx.append(invalidation_ctx)
     app.cleanup_ctx.append(providers_ctx)
     app.cleanup_ctx.append(sweeper_ctx)

@@ -6,7 +6,7 @@ import asyncpg
 from aiohttp import web
 
 from proxy.cache import KeyCache, PriceBook
-from proxy.gateway.settler import Settler
+from proxy.gateway.ledger import Admitter, Settler
 from proxy.metrics import Metrics
 from proxy.providers.base import Provider
 from proxy.settings import Settings
@@ -17,4 +17,5 @@ METRICS = web.AppKey("metrics", Metrics)
 KEY_CACHE = web.AppKey("key_cache", KeyCache)
 PRICE_BOOK = web.AppKey("price_book", PriceBook)
 PROVIDERS = web.AppKey("providers", dict[str, Provider])
+ADMITTER = web.AppKey("admitter", Admitter)
 SETTLER = web.AppKey("settler", Settler)

@@ -21,14 +21,14 @@ from aiohttp import web
 
 from db import gateway as queries
 from proxy import errors
+from proxy.gateway.ledger import Settler
 from proxy.gateway.policy import KeyPolicy
-from proxy.gateway.settler import Settler
 from proxy.middleware import REQUEST_ID
 from proxy.money import estimate_tokens, uc_to_cents
 from proxy.pricing import Price
 from proxy.providers.base import ChatRequest, Completion, Finish, Provider, StreamEvent, Usage
 from proxy.settings import Settings
-from proxy.state import DB_POOL, PRICE_BOOK, PROVIDERS, SETTINGS, SETTLER
+from proxy.state import ADMITTER, PRICE_BOOK, PROVIDERS, SETTINGS, SETTLER
 
 MESSAGE_OVERHEAD_TOKENS = 4  # role markers and separators each message costs
 
@@ -170,7 +170,7 @@ class Call:
         if self.settled is not None:
             return self.settled
         self._bill(status, error)
-        row = await self.settler.settle(
+        row = await self.settler.submit(
             queries.Settlement(
                 reservation_id=self.reservation_id,
                 customer_id=self.policy.customer_id,
@@ -236,14 +236,13 @@ async def admit(request: web.Request, policy: KeyPolicy, chat: ChatRequest) -> C
     price = lookup_price(request, chat)
     input_estimate = estimate_input_tokens(chat)
     reserve_uc = price.cost_uc(Usage(input_tokens=input_estimate, output_tokens=chat.max_tokens))
-    row = await queries.admit(
-        app[DB_POOL],
-        key_id=policy.key_id,
-        estimate_uc=reserve_uc,
-        ttl_s=settings.reservation_ttl_s,
-        install_id=device,
-        user_agent=request.headers.get("User-Agent", "")[:512] or None,
-        gateway_ceiling_uc=settings.gateway_monthly_ceiling_uc,
+    row = await app[ADMITTER].submit(
+        queries.Admission(
+            key_id=policy.key_id,
+            estimate_uc=reserve_uc,
+            install_id=device,
+            user_agent=request.headers.get("User-Agent", "")[:512] or None,
+        )
     )
     outcome = row["outcome"]
     if outcome != "ok":
