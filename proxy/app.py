@@ -11,7 +11,7 @@ from aiohttp import web
 from db.pool import DB_UNAVAILABLE_ERRORS, create_pool
 from proxy import admin_ui, health, stripe_webhook
 from proxy.admin import create_admin_app
-from proxy.gateway import native
+from proxy.gateway import native, openai_compat
 from proxy.gateway.ledger import Admitter, Settler
 from proxy.invalidation import invalidation_ctx
 from proxy.metrics import Metrics
@@ -73,6 +73,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(sweeper_ctx)
     health.add_routes(app)
     native.add_routes(app)
+    openai_compat.add_routes(app)
     stripe_webhook.add_routes(app)
     app.add_subapp("/admin/api/", create_admin_app(settings))
     admin_ui.add_routes(app)  # after the API, so /admin/api/ is matched first

@@ -74,5 +74,10 @@ class PriceTable:
             price = self._prices.get((provider, base_model_name(model)))
         return price
 
+    def providers_for(self, model: str) -> list[str]:
+        """The providers whose prices know this model name (or its dated form's base name)."""
+        names = {model, base_model_name(model)}
+        return sorted({provider for provider, known in self._prices if known in names})
+
     def models(self, provider: str | None = None) -> list[Price]:
         return [p for p in self._prices.values() if provider is None or p.provider == provider]

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import orjson
 from aiohttp import web
-from aiohttp_sse import EventSourceResponse
 
+from proxy import errors
 from proxy.gateway.auth import authenticate
-from proxy.gateway.calls import Call, ClientGone, admit, run_complete, run_stream
+from proxy.gateway.calls import Call, admit, run_complete
+from proxy.gateway.sse_out import Event, dumps, stream_events
 from proxy.gateway.validation import parse_native_request
 from proxy.middleware import json_response
 from proxy.state import PROVIDERS, SETTINGS
@@ -19,10 +19,6 @@ async def _admit(request: web.Request) -> Call:
     raw = await request.read()
     chat = parse_native_request(raw, request.app[SETTINGS], request.app[PROVIDERS])
     return await admit(request, policy, chat)
-
-
-def _dumps(value: object) -> str:
-    return orjson.dumps(value).decode()
 
 
 async def chat(request: web.Request) -> web.Response:
@@ -44,30 +40,23 @@ async def chat(request: web.Request) -> web.Response:
 
 async def stream(request: web.Request) -> web.StreamResponse:
     call = await _admit(request)
-    response = EventSourceResponse(sep="\n", allow_all_methods=True)
+    chat = call.chat
 
-    async def start() -> None:
-        await response.prepare(request)
-        meta = {"provider": call.chat.provider, "model": call.chat.model}
-        await response.send(_dumps({**meta, "month": call.month.to_json()}), event="meta")
+    def opening() -> list[Event]:
+        meta = {"provider": chat.provider, "model": chat.model, "month": call.month.to_json()}
+        return [("meta", dumps(meta))]
 
-    async def send_delta(text: str) -> None:
-        await response.send(_dumps({"text": text}), event="delta")
+    def closing(error: errors.GatewayError | None) -> list[Event]:
+        assert call.settled is not None
+        end = {"usage": call.usage_json(), "month": call.settled.to_json()}
+        if error is None:
+            return [("done", dumps(end))]
+        failure = {"type": "upstream_error", "message": error.message}
+        return [("error", dumps({"error": failure, **end}))]
 
-    try:
-        error = await run_stream(call, start, send_delta)  # raises before `start`: plain JSON
-    except ClientGone:
-        return response
-    assert call.settled is not None
-    end = {"usage": call.usage_json(), "month": call.settled.to_json()}
-    if error is None:
-        await response.send(_dumps(end), event="done")
-    else:
-        body = {"error": {"type": "upstream_error", "message": error.message}, **end}
-        await response.send(_dumps(body), event="error")
-    response.stop_streaming()
-    await response.write_eof()
-    return response
+    return await stream_events(
+        request, call, opening, lambda text: ("delta", dumps({"text": text})), closing
+    )
 
 
 def add_routes(app: web.Application) -> None:
