@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
 import logging
+import logging.handlers
+import queue
 import sys
 import time
 from typing import Any
@@ -31,12 +34,27 @@ class JsonFormatter(logging.Formatter):
         return orjson.dumps(entry, default=str).decode()
 
 
+class _DeferredQueueHandler(logging.handlers.QueueHandler):
+    """Hands records to the writer thread as they are: formatting happens there too."""
+
+    def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
+        return record
+
+
 def configure_logging(level: str) -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter())
+    """JSON lines on stderr, formatted and written by a background thread: the event loop only
+    queues each record, and never waits on a slow stderr (a pipe, a busy disk)."""
     root = logging.getLogger()
-    root.handlers[:] = [handler]
     root.setLevel(level)
+    if any(isinstance(h, _DeferredQueueHandler) for h in root.handlers):
+        return  # configured already in this process (the worker after the entry point)
+    writer = logging.StreamHandler(sys.stderr)
+    writer.setFormatter(JsonFormatter())
+    records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
+    listener = logging.handlers.QueueListener(records, writer)
+    listener.start()
+    atexit.register(listener.stop)  # flushes what is queued
+    root.handlers[:] = [_DeferredQueueHandler(records)]
     # aiohttp's own access log would be a second line per request; ours carries more.
     logging.getLogger("aiohttp.access").disabled = True
     # The embedded server and yoyo narrate every step at INFO; their warnings still show.
