@@ -48,3 +48,17 @@ lock: $(DEV)
 
 clean:
 	rm -rf $(VENV) build *.egg-info
+
+# Benchmarks (issue 6) never run inside `make test`. Both install Debian's wrk when missing.
+WRK_INSTALL := command -v wrk >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk)
+.PHONY: bench bench-quick
+
+## bench: the full benchmark (about 4 minutes); rewrites docs/benchmarks.md below its marker line
+bench: $(DEV)
+	@$(WRK_INSTALL)
+	$(BIN)/python -m bench
+
+## bench-quick: under a minute (c=1 and c=64, 3 s each, WORKERS=1); writes bench-results/quick.md
+bench-quick: $(DEV)
+	@$(WRK_INSTALL)
+	$(BIN)/python -m bench --quick --output bench-results/quick.md

@@ -41,6 +41,16 @@ def parse_listen_inodes(text: str, port: int) -> set[int]:
     return inodes
 
 
+def parse_busy_ticks(text: str) -> int:
+    """Clock ticks all CPUs spent running processes, from the 'cpu' line of /proc/stat.
+
+    Interrupt and softirq time are left out: loopback networking of the benchmark's own
+    traffic is accounted there, not to any process, and is not someone else's load.
+    """
+    user, nice, system = (int(x) for x in text.splitlines()[0].split()[1:4])
+    return user + nice + system  # guest time is inside user already
+
+
 def _read(path: Path) -> str | None:
     try:
         return path.read_text()
@@ -95,3 +105,14 @@ def listening_pids(pids: list[int], port: int) -> list[int]:
         if wanted.intersection(links):
             found.append(pid)
     return found
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds the whole machine has spent busy since boot (every process, every CPU)."""
+    return parse_busy_ticks(_read(PROC / "stat") or "cpu 0 0 0") / CLOCK_TICKS
+
+
+def own_cpu_seconds() -> float:
+    """This process's CPU time plus that of its children that have exited (wrk runs)."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system

@@ -18,9 +18,7 @@ _PERCENTILE = re.compile(r"^\s*(\d+(?:\.\d+)?)%\s+(\S+)\s*$")
 _REQUESTS = re.compile(r"^\s*(\d+) requests in (\S+),")
 _RPS = re.compile(r"^Requests/sec:\s+([\d.]+)")
 _NON_2XX = re.compile(r"^\s*Non-2xx or 3xx responses:\s+(\d+)")
-_SOCKET = re.compile(
-    r"^\s*Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)"
-)
+_SOCKET = re.compile(r"^\s*Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)")
 
 
 class WrkError(RuntimeError):
@@ -139,4 +137,4 @@ def version() -> str:
     """First line of `wrk -v`, e.g. 'wrk debian/4.1.0-3+b2 [epoll]'."""
     done = subprocess.run(["wrk", "-v"], capture_output=True, text=True, timeout=10)
     first = (done.stdout or done.stderr).strip().splitlines()
-    return first[0].split(" Copyright")[0] if first else "unknown"
+    return first[0].split(" Copyright")[0].removeprefix("wrk ") if first else "unknown"
