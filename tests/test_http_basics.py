@@ -147,7 +147,7 @@ async def test_admin_ui_is_served_with_a_strict_csp(client) -> None:
     assert response.status == 200
     assert response.content_type == "text/html"
     html = await response.text()
-    assert 'id="login-form"' in html and "<script" in html
+    assert 'id="app"' in html and '<script type="module"' in html
     csp = response.headers["Content-Security-Policy"]
     assert "script-src 'self'" in csp and "unsafe-inline" not in csp
     script = await client.get("/admin/app.js")

@@ -33,7 +33,7 @@ def test_external_database_serves_and_stops_on_ctrl_c(database_url: str, tmp_pat
         assert (tmp_path / "admin-password").stat().st_mode & 0o077 == 0  # owner-only
         assert get(f"http://127.0.0.1:{port}/readyz")[0] == 200
         status, html = get(f"http://127.0.0.1:{port}/admin/")
-        assert status == 200 and "login-form" in html
+        assert status == 200 and '<script type="module"' in html
     finally:
         assert gateway.stop(signal.SIGINT) == 0
 
