@@ -78,6 +78,10 @@ class AnthropicProvider(HttpProvider):
                     delta = data.get("delta") or {}
                     if delta.get("type") == "text_delta" and delta.get("text"):
                         yield delta["text"]
+                elif kind == "content_block_start":  # may already carry text of its own
+                    block = data.get("content_block") or {}
+                    if block.get("type") == "text" and block.get("text"):
+                        yield block["text"]
                 elif kind == "message_start":
                     message = data.get("message") or {}
                     model = message.get("model")
