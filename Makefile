@@ -22,9 +22,13 @@ $(DEV): $(RUNTIME)
 run: $(RUNTIME)
 	$(BIN)/python -m proxy serve
 
-## test: the whole suite against a real (embedded) PostgreSQL
+## test: the whole suite against a real (embedded) PostgreSQL, then the browser tests
+# The browser tests (tests/browser: sync Playwright driving /usr/bin/chromium against a real
+# gateway process) run in a pytest process of their own, without the asyncio plugins the rest
+# of the suite needs; -W silences the warnings about those plugins' ini options.
 test: $(DEV)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --ignore=tests/browser
+	$(BIN)/python -m pytest tests/browser -p no:asyncio -p no:aiohttp -W ignore::pytest.PytestConfigWarning
 
 ## migrate: apply pending migrations and exit
 migrate: $(RUNTIME)

@@ -1,46 +1,110 @@
-// The admin API client: attaches the session token and turns error bodies into readable messages.
+// The admin API client: attaches the session token, turns error bodies into readable messages,
+// reports an expired or invalid session once, and saves CSV downloads as local files.
 import { API_BASE } from "./config.js";
 
 const TOKEN_KEY = "kaixu.admin.token";
+const EXPIRES_KEY = "kaixu.admin.expires_at";
 
 export class ApiError extends Error {
-  constructor(status, type, message) {
+  constructor(status, type, message, param) {
     super(message);
     this.status = status;
     this.type = type;
+    this.param = param;
   }
 }
 
 export const session = {
-  get token() { return sessionStorage.getItem(TOKEN_KEY); },
-  set token(value) {
-    if (value) sessionStorage.setItem(TOKEN_KEY, value);
-    else sessionStorage.removeItem(TOKEN_KEY);
+  get token() {
+    return sessionStorage.getItem(TOKEN_KEY);
+  },
+  get expired() {
+    const expires = Date.parse(sessionStorage.getItem(EXPIRES_KEY) || "");
+    return Number.isFinite(expires) && expires <= Date.now();
+  },
+  start(token, expiresAt) {
+    sessionStorage.setItem(TOKEN_KEY, token);
+    if (expiresAt) sessionStorage.setItem(EXPIRES_KEY, expiresAt);
+    else sessionStorage.removeItem(EXPIRES_KEY);
+  },
+  end() {
+    sessionStorage.removeItem(TOKEN_KEY);
+    sessionStorage.removeItem(EXPIRES_KEY);
   },
 };
 
-export async function api(method, path, body) {
-  const headers = { "Accept": "application/json" };
+// Called with the gateway's message when a signed-in call answers 401 (expired or invalid token).
+let onUnauthorized = () => {};
+export function setUnauthorizedHandler(handler) {
+  onUnauthorized = handler;
+}
+
+async function send(method, path, { body, auth = true, accept = "application/json" } = {}) {
+  const headers = { Accept: accept };
   if (body !== undefined) headers["Content-Type"] = "application/json";
-  if (session.token) headers["Authorization"] = `Bearer ${session.token}`;
+  if (auth && session.token) headers.Authorization = `Bearer ${session.token}`;
   let response;
   try {
     response = await fetch(API_BASE + path, {
-      method, headers, body: body === undefined ? undefined : JSON.stringify(body),
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
     });
   } catch {
     throw new ApiError(0, "network", "The gateway could not be reached. Is it running?");
   }
-  const text = await response.text();
-  let data = null;
-  try { data = text ? JSON.parse(text) : null; } catch { data = null; }
-  if (!response.ok) {
-    const error = data && data.error;
-    throw new ApiError(
-      response.status,
-      error ? error.type : "http_error",
-      error ? error.message : `The gateway answered ${response.status}.`,
-    );
+  if (response.ok) return response;
+  let error = null;
+  try {
+    error = (await response.json()).error || null;
+  } catch {
+    error = null;
   }
-  return data;
+  const message = (error && error.message) || `The gateway answered ${response.status}.`;
+  if (response.status === 401 && auth) onUnauthorized(message);
+  throw new ApiError(response.status, error ? error.type : "http_error", message, error && error.param);
+}
+
+/** A JSON call; `auth: false` for the sign-in itself (its 401 means a wrong password). */
+export async function api(method, path, body, options = {}) {
+  const response = await send(method, path, { ...options, body });
+  const text = await response.text();
+  return text ? JSON.parse(text) : null;
+}
+
+/** A query string from the non-empty values of `params`. */
+export function query(params) {
+  const search = new URLSearchParams();
+  for (const [name, value] of Object.entries(params)) {
+    if (value !== undefined && value !== null && value !== "") search.set(name, String(value));
+  }
+  const text = search.toString();
+  return text ? `?${text}` : "";
+}
+
+function filenameFrom(response, fallback) {
+  const disposition = response.headers.get("Content-Disposition") || "";
+  const match = /filename\*?=(?:UTF-8'')?"?([^";]+)"?/i.exec(disposition);
+  return match ? decodeURIComponent(match[1]) : fallback;
+}
+
+/**
+ * Download a file with the Authorization header (a plain link could not send it) and save it
+ * locally through a Blob, an object URL and an <a download>. Returns the file name.
+ */
+export async function download(path, fallbackName) {
+  const response = await send("GET", path, { accept: "text/csv" });
+  const blob = await response.blob();
+  const name = filenameFrom(response, fallbackName);
+  const url = URL.createObjectURL(blob);
+  const link = document.createElement("a");
+  link.href = url;
+  link.download = name;
+  link.hidden = true;
+  document.body.append(link);
+  link.click();
+  link.remove();
+  // The browser has taken the file once the click is handled; free the blob a little later.
+  setTimeout(() => URL.revokeObjectURL(url), 60_000);
+  return name;
 }
