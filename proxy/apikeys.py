@@ -32,6 +32,8 @@ def generate_key(server_secret: str) -> NewKey:
 
 def parse_key_id(plaintext: str) -> str | None:
     """The public id inside a key (`kx_<id>_<secret>`), or None if it is not shaped like ours."""
+    if not plaintext.isascii():
+        return None
     parts = plaintext.split("_", 2)
     if len(parts) != 3 or parts[0] != PREFIX or len(parts[1]) != 2 * _ID_BYTES:
         return None

@@ -122,3 +122,7 @@ class Unavailable(GatewayError):
 class UpstreamTimeout(GatewayError):
     status = 504
     type = "upstream_timeout"
+
+    def __init__(self, message: str, *, rejected: bool = False, **extra: Any) -> None:
+        super().__init__(message, **extra)
+        self.rejected = rejected  # True when the request never reached the provider

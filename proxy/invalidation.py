@@ -37,6 +37,7 @@ class Invalidator:
     def __init__(self, dsn: str, pool: asyncpg.Pool, keys: KeyCache, prices: PriceBook) -> None:
         self.dsn, self.pool, self.keys, self.prices = dsn, pool, keys, prices
         self.connected = asyncio.Event()
+        self._reloads: set[asyncio.Task[None]] = set()
 
     def _on_notify(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:
         kind, _, ident = payload.partition(":")
@@ -45,15 +46,17 @@ class Invalidator:
         elif kind == "customer":
             self.keys.evict_customer(ident)
         elif kind == "prices":
-            asyncio.get_running_loop().create_task(self._reload_prices())
+            task = asyncio.get_running_loop().create_task(self._reload_prices())
+            self._reloads.add(task)  # keep a reference until it is done
+            task.add_done_callback(self._reloads.discard)
         else:
             self.keys.clear()
 
     async def _reload_prices(self) -> None:
         try:
             await reload_prices(self.pool, self.prices)
-        except DB_UNAVAILABLE_ERRORS:
-            log.warning("price reload failed; will retry on reconnect")
+        except Exception:
+            log.exception("price reload failed; will retry on reconnect")
 
     async def run(self) -> None:
         while True:
@@ -77,6 +80,8 @@ class Invalidator:
                     await conn.fetchval("SELECT 1", timeout=HEALTH_CHECK_S)
             except DB_UNAVAILABLE_ERRORS:
                 pass
+            except Exception:  # e.g. too many connections: never stop listening for good
+                log.exception("invalidation listener failed")
             finally:
                 self.keys.live = False  # deaf: bypass the cache until listening again
                 self.keys.clear()

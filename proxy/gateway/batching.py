@@ -10,14 +10,25 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
 
+import asyncpg
+
 Item = TypeVar("Item")
 Result = TypeVar("Result")
 
 MAX_BATCH = 500
+# A batch that fails with one of these failed as a whole (the database is away): retrying its
+# items one by one would only fail again. Any other error may be one item's fault.
+WHOLE_BATCH_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    asyncio.TimeoutError,
+    asyncpg.InterfaceError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.CannotConnectNowError,
+)
 
 
 class Batcher(Generic[Item, Result]):
-    """`apply(items)` answers one result per item, in the same order."""
+    """`apply(items)` answers one result per item, in the same order, in one transaction."""
 
     def __init__(self, apply: Callable[[list[Item]], Awaitable[list[Result]]]) -> None:
         self._apply = apply
@@ -36,15 +47,37 @@ class Batcher(Generic[Item, Result]):
         while self._queue:
             batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
             try:
-                results = await self._apply([item for item, _ in batch])
-            except Exception as exc:
+                await self._run(batch)
+            except BaseException as exc:  # cancelled (shutdown): nobody may wait forever
                 for _, future in batch:
                     if not future.done():
-                        future.set_exception(exc)
-                continue
-            for (_, future), result in zip(batch, results, strict=True):
+                        future.set_exception(exc if isinstance(exc, Exception) else
+                                             RuntimeError("batch cancelled"))  # fmt: skip
+                raise
+
+    async def _run(self, batch: list[tuple[Item, asyncio.Future[Result]]]) -> None:
+        try:
+            results = await self._apply([item for item, _ in batch])
+            if len(results) != len(batch):
+                raise RuntimeError("a batch answered the wrong number of results")
+        except WHOLE_BATCH_ERRORS as exc:
+            for _, future in batch:
                 if not future.done():
-                    future.set_result(result)
+                    future.set_exception(exc)
+            return
+        except Exception as exc:
+            if len(batch) == 1:
+                if not batch[0][1].done():
+                    batch[0][1].set_exception(exc)
+                return
+            # The transaction rolled back whole: run the items one by one, so a single bad
+            # item fails alone instead of taking the others down with it.
+            for one in batch:
+                await self._run([one])
+            return
+        for (_, future), result in zip(batch, results, strict=True):
+            if not future.done():
+                future.set_result(result)
 
     async def drain(self) -> None:
         """Wait until everything submitted so far is applied (on shutdown)."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import math
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -30,7 +31,24 @@ from proxy.providers.base import ChatRequest, Completion, Finish, Provider, Stre
 from proxy.settings import Settings
 from proxy.state import ADMITTER, PRICE_BOOK, PROVIDERS, SETTINGS, SETTLER
 
-MESSAGE_OVERHEAD_TOKENS = 4  # role markers and separators each message costs
+log = logging.getLogger("kaixu.calls")
+
+MESSAGE_OVERHEAD_TOKENS = 4
+MAX_TOKEN_COUNT = 2**31 - 1  # the usage columns are 32-bit
+
+
+def clean_text(value: str | None, limit: int) -> str | None:
+    """Text from outside (an upstream, a header) made storable: valid UTF-8, no NUL, bounded."""
+    if value is None:
+        return None
+    return value.encode("utf-8", "replace").decode("utf-8").replace("\x00", "")[:limit]
+
+
+def bounded(tokens: int) -> int:
+    """A token count from an upstream, kept to what can be stored and billed (never negative)."""
+    return min(
+        max(int(tokens), 0), MAX_TOKEN_COUNT
+    )  # role markers and separators each message costs
 
 
 class ClientGone(Exception):
@@ -143,8 +161,9 @@ class Call:
     def _bill(self, status: str, error: errors.GatewayError | None) -> None:
         """What to charge: reported usage if the provider finished and said; otherwise an
         estimate from the prompt and the text actually produced; nothing if it refused."""
-        produced = estimate_tokens(self.text)
-        if isinstance(error, errors.UpstreamError) and error.rejected:
+        # An estimate never exceeds what was asked for (nor, so, what was reserved).
+        produced = min(estimate_tokens(self.text), self.chat.max_tokens)
+        if getattr(error, "rejected", False):
             self.billed, self.cost_source = Usage(), "none"
         elif self.usage is not None and self.finish is not None and status == "ok":
             self.billed, self.cost_source = self.usage, "reported"
@@ -162,6 +181,11 @@ class Call:
         else:
             self.billed = Usage(input_tokens=self.input_estimate, output_tokens=produced)
             self.cost_source = "estimated"
+        b = self.billed
+        self.billed = Usage(
+            bounded(b.input_tokens), bounded(b.cached_input_tokens),
+            bounded(b.cache_write_tokens), bounded(b.output_tokens),
+        )  # fmt: skip
         self.cost_uc = self.price.cost_uc(self.billed)
 
     async def settle(self, status: str, error: errors.GatewayError | None = None) -> MonthState:
@@ -170,28 +194,36 @@ class Call:
         if self.settled is not None:
             return self.settled
         self._bill(status, error)
-        row = await self.settler.submit(
-            queries.Settlement(
-                reservation_id=self.reservation_id,
-                customer_id=self.policy.customer_id,
-                key_id=self.policy.key_id,
-                month=self.month.month,
-                install_id=self.install_id,
-                provider=self.chat.provider,
-                model=self.chat.model,
-                upstream_model=self.upstream_model,
-                input_tokens=self.billed.total_input_tokens,
-                cached_input_tokens=self.billed.cached_input_tokens,
-                cache_write_tokens=self.billed.cache_write_tokens,
-                output_tokens=self.billed.output_tokens,
-                cost_uc=self.cost_uc,
-                status=status,
-                cost_source=self.cost_source,
-                latency_ms=int((time.perf_counter() - self.started) * 1000),
-                request_id=self.request_id,
-                error=error.message[:500] if error else None,
-            )
+        settlement = queries.Settlement(
+            reservation_id=self.reservation_id,
+            customer_id=self.policy.customer_id,
+            key_id=self.policy.key_id,
+            month=self.month.month,
+            install_id=self.install_id,
+            provider=self.chat.provider,
+            model=self.chat.model,
+            upstream_model=clean_text(self.upstream_model, 200),
+            input_tokens=self.billed.total_input_tokens,
+            cached_input_tokens=self.billed.cached_input_tokens,
+            cache_write_tokens=self.billed.cache_write_tokens,
+            output_tokens=self.billed.output_tokens,
+            cost_uc=self.cost_uc,
+            status=status,
+            cost_source=self.cost_source,
+            latency_ms=int((time.perf_counter() - self.started) * 1000),
+            request_id=self.request_id,
+            error=clean_text(error.message, 500) if error else None,
         )
+        try:
+            row = await self.settler.submit(settlement)
+        except Exception:
+            # The reservation expires unused; the log keeps the figures for reconciliation.
+            log.error(
+                "settle failed; usage not recorded",
+                extra={"request_id": self.request_id, "cost_uc": self.cost_uc,
+                       "reservation_id": self.reservation_id},
+            )  # fmt: skip
+            raise
         self.settled = MonthState.from_row(row)
         return self.settled
 
@@ -241,7 +273,7 @@ async def admit(request: web.Request, policy: KeyPolicy, chat: ChatRequest) -> C
             key_id=policy.key_id,
             estimate_uc=reserve_uc,
             install_id=device,
-            user_agent=request.headers.get("User-Agent", "")[:512] or None,
+            user_agent=clean_text(request.headers.get("User-Agent"), 512) or None,
         )
     )
     outcome = row["outcome"]

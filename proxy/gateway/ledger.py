@@ -4,15 +4,12 @@ upstream call and settlements after it."""
 from __future__ import annotations
 
 import asyncio
-import logging
 
 import asyncpg
 
 from db.gateway import Admission, Settlement, admit_batch, settle_batch
 from db.pool import DB_UNAVAILABLE_ERRORS
 from proxy.gateway.batching import Batcher
-
-log = logging.getLogger("kaixu.ledger")
 
 SETTLE_ATTEMPTS = 5
 
@@ -38,17 +35,7 @@ class Settler(Batcher[Settlement, asyncpg.Record]):
         self._pool = pool
 
     async def _settle(self, items: list[Settlement]) -> list[asyncpg.Record]:
-        try:
-            rows = await self._settle_with_retries(items)
-        except Exception:
-            # The reservations expire unused; the log keeps the figures for reconciliation.
-            for item in items:
-                log.error(
-                    "settle failed; usage not recorded",
-                    extra={"request_id": item.request_id, "cost_uc": item.cost_uc,
-                           "reservation_id": item.reservation_id},
-                )  # fmt: skip
-            raise
+        rows = await self._settle_with_retries(items)
         by_reservation = {row["reservation_id"]: row for row in rows}
         return [by_reservation[item.reservation_id] for item in items]
 
@@ -57,7 +44,8 @@ class Settler(Batcher[Settlement, asyncpg.Record]):
         for attempt in range(1, SETTLE_ATTEMPTS + 1):
             try:
                 return await settle_batch(self._pool, items)
-            except DB_UNAVAILABLE_ERRORS:
+            except (*DB_UNAVAILABLE_ERRORS, asyncpg.TransactionRollbackError):
+                # Also deadlocks and serialization failures: the batch rolled back, retry it.
                 if attempt == SETTLE_ATTEMPTS:
                     raise
                 await asyncio.sleep(delay)

@@ -108,8 +108,8 @@ def parse_request(request: web.Request, raw: bytes) -> tuple[ChatRequest, bool, 
     messages = body.get("messages")
     if isinstance(messages, list):
         messages = [
-            {**m, "role": ROLE_ALIASES.get(m.get("role"), m.get("role"))}
-            if isinstance(m, dict)
+            {**m, "role": ROLE_ALIASES.get(m["role"], m["role"])}
+            if isinstance(m, dict) and isinstance(m.get("role"), str)
             else m
             for m in messages
         ]

@@ -3,6 +3,8 @@ each event holds."""
 
 from __future__ import annotations
 
+import contextlib
+import logging
 from collections.abc import Callable
 
 import orjson
@@ -11,6 +13,8 @@ from aiohttp_sse import EventSourceResponse
 
 from proxy import errors
 from proxy.gateway.calls import Call, ClientGone, run_stream
+
+log = logging.getLogger("kaixu.sse")
 
 # (event name or None for a plain `data:` line, data)
 Event = tuple[str | None, str]
@@ -46,6 +50,16 @@ async def stream_events(
             await send(event)
     except (ClientGone, ConnectionResetError):
         return response
+    except Exception:
+        if not response.prepared:
+            raise  # nothing sent yet: an ordinary JSON error response
+        # Mid-stream, an error response can no longer be sent: end the stream cleanly (the
+        # call is settled, or its failure logged) rather than leaving it open.
+        log.exception("stream failed after it started", extra={"request_id": call.request_id})
+        failure = {"type": "internal_error", "message": "The gateway failed mid-stream."}
+        with contextlib.suppress(Exception):
+            await send(("error", dumps({"error": failure})))
     response.stop_streaming()
-    await response.write_eof()
+    with contextlib.suppress(ConnectionResetError):
+        await response.write_eof()
     return response

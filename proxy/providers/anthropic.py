@@ -26,6 +26,13 @@ def apply_usage(usage: Usage, raw: object) -> Usage:
     return usage
 
 
+def _completion(body: dict) -> Completion:
+    blocks = body.get("content") or ()
+    text = "".join(b.get("text", "") for b in blocks if b.get("type") == "text")
+    usage = apply_usage(Usage(), body.get("usage")) if body.get("usage") else None
+    return Completion(text, usage, body.get("model"), body.get("stop_reason"))
+
+
 @dataclass
 class AnthropicProvider(HttpProvider):
     def _body(self, request: ChatRequest, stream: bool) -> dict:
@@ -53,16 +60,8 @@ class AnthropicProvider(HttpProvider):
         }
 
     async def complete(self, request: ChatRequest) -> Completion:
-        body = await self.post_json(
-            f"{self.base_url}/v1/messages", self._body(request, False), self._headers()
-        )
-        text = "".join(
-            block.get("text", "")
-            for block in body.get("content") or ()
-            if block.get("type") == "text"
-        )
-        usage = apply_usage(Usage(), body.get("usage")) if body.get("usage") else None
-        return Completion(text, usage, body.get("model"), body.get("stop_reason"))
+        url = f"{self.base_url}/v1/messages"
+        return await self.post_json(url, self._body(request, False), self._headers(), _completion)
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
         url = f"{self.base_url}/v1/messages"

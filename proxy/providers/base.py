@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -105,16 +105,21 @@ class HttpProvider:
     async def close(self) -> None:
         await self.session.close()
 
-    async def post_json(self, url: str, body: dict, headers: dict[str, str]) -> dict:
+    async def post_json(
+        self, url: str, body: dict, headers: dict[str, str], parse: Callable[[dict], Completion]
+    ) -> Completion:
+        """POST a JSON body; `parse` reads the answer (an answer of the wrong shape is the
+        upstream's error, like any other)."""
         with translate_client_errors(self.name):
             async with self.session.post(url, data=orjson.dumps(body), headers=headers) as resp:
                 raw = await resp.read()
                 if resp.status >= 400:
                     raise self.http_error(resp.status, raw, rejected=True)
-        try:
-            return orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            raise errors.UpstreamError(f"{self.name} answered with malformed JSON") from None
+            try:
+                answer = orjson.loads(raw)
+            except orjson.JSONDecodeError:
+                raise errors.UpstreamError(f"{self.name} answered with malformed JSON") from None
+            return parse(answer)
 
     @contextlib.asynccontextmanager
     async def open_stream(
@@ -164,11 +169,20 @@ def translate_client_errors(provider: str) -> Iterator[None]:
     """aiohttp's low-level failures become the contract's 502 / 504 in this one place."""
     try:
         yield
+    except aiohttp.ConnectionTimeoutError:
+        raise errors.UpstreamTimeout(
+            f"could not connect to {provider} in time", rejected=True
+        ) from None
     except (TimeoutError, aiohttp.ServerTimeoutError):
         raise errors.UpstreamTimeout(f"{provider} did not answer in time") from None
     except aiohttp.ClientConnectorError:
-        raise errors.UpstreamError(f"could not connect to {provider}") from None
+        # The request never reached the provider: nothing to bill.
+        raise errors.UpstreamError(f"could not connect to {provider}", rejected=True) from None
     except (aiohttp.ClientPayloadError, aiohttp.ServerDisconnectedError):
         raise errors.UpstreamError(f"{provider} closed the connection mid-answer") from None
     except aiohttp.ClientError as exc:
         raise errors.UpstreamError(f"{provider} request failed ({type(exc).__name__})") from None
+    except (AttributeError, KeyError, TypeError, ValueError):
+        # JSON of an unexpected shape (a string where an object belongs, …): the upstream's
+        # fault, reported as such rather than as our 500.
+        raise errors.UpstreamError(f"{provider} sent an answer of an unexpected shape") from None

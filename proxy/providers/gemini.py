@@ -34,6 +34,12 @@ def _text_and_finish(chunk: dict) -> tuple[str, str | None]:
     return text, candidate.get("finishReason")
 
 
+def _completion(body: dict) -> Completion:
+    text, finish_reason = _text_and_finish(body)
+    usage = parse_usage(body.get("usageMetadata"))
+    return Completion(text, usage, body.get("modelVersion"), finish_reason)
+
+
 @dataclass
 class GeminiProvider(HttpProvider):
     def _body(self, request: ChatRequest) -> dict:
@@ -64,13 +70,8 @@ class GeminiProvider(HttpProvider):
         return {"x-goog-api-key": self.api_key, "Content-Type": "application/json"}
 
     async def complete(self, request: ChatRequest) -> Completion:
-        body = await self.post_json(
-            self._url(request, "generateContent"), self._body(request), self._headers()
-        )
-        text, finish_reason = _text_and_finish(body)
-        return Completion(
-            text, parse_usage(body.get("usageMetadata")), body.get("modelVersion"), finish_reason
-        )
+        url = self._url(request, "generateContent")
+        return await self.post_json(url, self._body(request), self._headers(), _completion)
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
         url = self._url(request, "streamGenerateContent") + "?alt=sse"

@@ -23,6 +23,17 @@ def parse_usage(raw: object) -> Usage | None:
     )
 
 
+def _completion(body: dict) -> Completion:
+    choices = body.get("choices") or [{}]
+    message = choices[0].get("message") or {}
+    return Completion(
+        text=message.get("content") or message.get("refusal") or "",
+        usage=parse_usage(body.get("usage")),
+        model=body.get("model"),
+        finish_reason=choices[0].get("finish_reason"),
+    )
+
+
 @dataclass
 class OpenAIProvider(HttpProvider):
     def _body(self, request: ChatRequest, stream: bool) -> dict:
@@ -45,17 +56,8 @@ class OpenAIProvider(HttpProvider):
         return {"Authorization": f"Bearer {self.api_key}", "Content-Type": "application/json"}
 
     async def complete(self, request: ChatRequest) -> Completion:
-        body = await self.post_json(
-            f"{self.base_url}/chat/completions", self._body(request, False), self._headers()
-        )
-        choices = body.get("choices") or [{}]
-        message = choices[0].get("message") or {}
-        return Completion(
-            text=message.get("content") or message.get("refusal") or "",
-            usage=parse_usage(body.get("usage")),
-            model=body.get("model"),
-            finish_reason=choices[0].get("finish_reason"),
-        )
+        url = f"{self.base_url}/chat/completions"
+        return await self.post_json(url, self._body(request, False), self._headers(), _completion)
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
         url = f"{self.base_url}/chat/completions"
