@@ -72,11 +72,6 @@ class NotFound(GatewayError):
     type = "not_found"
 
 
-class MethodNotAllowed(GatewayError):
-    status = 405
-    type = "method_not_allowed"
-
-
 class Conflict(GatewayError):
     status = 409
     type = "conflict"

@@ -16,6 +16,7 @@ from aiohttp import web
 
 from db.pool import DB_UNAVAILABLE_ERRORS
 from db.prices import fetch_prices, price_from_row
+from proxy.background import running
 from proxy.cache import KeyCache, PriceBook
 from proxy.pricing import PriceTable
 from proxy.state import DB_POOL, KEY_CACHE, PRICE_BOOK, SETTINGS
@@ -101,12 +102,7 @@ async def invalidation_ctx(app: web.Application) -> AsyncIterator[None]:
     invalidator = Invalidator(
         app[SETTINGS].database_url or "", pool, app[KEY_CACHE], app[PRICE_BOOK]
     )
-    task = asyncio.create_task(invalidator.run())
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(invalidator.connected.wait(), 5)
-    try:
+    async with running(invalidator.run()):
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(invalidator.connected.wait(), 5)
         yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task

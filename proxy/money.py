@@ -26,41 +26,40 @@ def uc_to_cents(uc: int) -> int | float:
     return whole if fraction == 0 else uc / UC_PER_CENT
 
 
-def cents_to_uc(value: object, *, field: str) -> int:
-    """Parse a JSON number of cents (at most 6 decimals, not negative) into uc.
+def _exact_amount(value: object, *, field: str, unit: str, limit: Decimal, scale: int) -> int:
+    """A JSON number (or numeric string) in `unit`, 0..limit, as an exact integer of 1/scale.
 
     Raises ValueError with a sentence naming the field; the caller maps it to a 400.
     """
     if isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise ValueError(f"{field} must be a number of cents")
+        raise ValueError(f"{field} must be {unit}")
     try:
         amount = Decimal(str(value))
     except InvalidOperation:
-        raise ValueError(f"{field} must be a number of cents") from None
+        raise ValueError(f"{field} must be {unit}") from None
     if not amount.is_finite() or amount < 0:
-        raise ValueError(f"{field} must be a number of cents, zero or more")
-    if amount > MAX_CENTS:
+        raise ValueError(f"{field} must be {unit}, zero or more")
+    if amount > limit:
         raise ValueError(f"{field} is too large")
-    uc = amount * UC_PER_CENT
-    if uc != uc.to_integral_value():
-        raise ValueError(f"{field} has more than 6 decimals of a cent")
-    return int(uc)
+    scaled = amount * scale
+    if scaled != scaled.to_integral_value():
+        raise ValueError(f"{field} is finer than a micro-cent")
+    return int(scaled)
+
+
+def cents_to_uc(value: object, *, field: str) -> int:
+    """A number of cents (at most 6 decimals, not negative) as uc."""
+    return _exact_amount(
+        value, field=field, unit="a number of cents", limit=MAX_CENTS, scale=UC_PER_CENT
+    )
 
 
 def usd_per_mtok_to_uc(value: object, *, field: str) -> int:
-    """Parse a price in USD per 1M tokens (as the operator reads it) into uc per 1M tokens."""
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise ValueError(f"{field} must be a price in USD per 1M tokens")
-    try:
-        amount = Decimal(str(value))
-    except InvalidOperation:
-        raise ValueError(f"{field} must be a price in USD per 1M tokens") from None
-    if not amount.is_finite() or amount < 0 or amount > 1_000_000:
-        raise ValueError(f"{field} must be a price between 0 and 1,000,000 USD per 1M tokens")
-    uc = amount * 100 * UC_PER_CENT
-    if uc != uc.to_integral_value():
-        raise ValueError(f"{field} is finer than a micro-cent per 1M tokens")
-    return int(uc)
+    """A price in USD per 1M tokens (as the operator reads it) as uc per 1M tokens."""
+    return _exact_amount(
+        value, field=field, unit="a price in USD per 1M tokens", limit=Decimal(1_000_000),
+        scale=100 * UC_PER_CENT,
+    )  # fmt: skip
 
 
 def uc_to_usd_per_mtok(uc: int) -> float:

@@ -65,9 +65,6 @@ class PriceTable:
     def __init__(self, prices: list[Price]) -> None:
         self._prices = {(p.provider, p.model): p for p in prices}
 
-    def __len__(self) -> int:
-        return len(self._prices)
-
     def lookup(self, provider: str, model: str) -> Price | None:
         price = self._prices.get((provider, model))
         if price is None:

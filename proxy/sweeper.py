@@ -7,13 +7,13 @@ the table small. Several processes may run it at once: deleting twice is harmles
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator
 
 from aiohttp import web
 
 from db.pool import DB_UNAVAILABLE_ERRORS
+from proxy.background import running
 from proxy.state import DB_POOL
 
 log = logging.getLogger("kaixu.sweeper")
@@ -32,10 +32,5 @@ async def _sweep_forever(app: web.Application) -> None:
 
 
 async def sweeper_ctx(app: web.Application) -> AsyncIterator[None]:
-    task = asyncio.create_task(_sweep_forever(app))
-    try:
+    async with running(_sweep_forever(app)):
         yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task

@@ -2,35 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-import asyncpg
 from aiohttp import web
 
 from db import customers as db_customers
 from db import devices as db_devices
-from proxy.admin import audit
+from proxy.admin import audit, render
 from proxy.admin.keys import no_customer
-from proxy.admin.render import iso
 from proxy.admin.validation import path_id
 from proxy.errors import NotFound
 from proxy.middleware import json_response
 from proxy.state import DB_POOL
 
 routes = web.RouteTableDef()
-
-
-def render_device(row: asyncpg.Record) -> dict[str, Any]:
-    return {
-        "id": row["id"],
-        "key_id": row["key_id"],
-        "customer_id": row["customer_id"],
-        "install_id": row["install_id"],
-        "user_agent": row["user_agent"],
-        "first_seen": iso(row["first_seen"]),
-        "last_seen": iso(row["last_seen"]),
-        "revoked_at": iso(row["revoked_at"]),
-    }
 
 
 @routes.get("/customers/{cid}/devices")
@@ -41,7 +24,7 @@ async def list_devices(request: web.Request) -> web.Response:
         if not await db_customers.customer_exists(conn, cid):
             raise no_customer(cid)
         rows = await db_devices.customer_devices(conn, cid, key_id)
-    return json_response({"devices": [render_device(row) for row in rows]})
+    return json_response({"devices": [render.device(row) for row in rows]})
 
 
 @routes.post("/devices/{did}/revoke")
@@ -55,6 +38,6 @@ async def revoke_device(request: web.Request) -> web.Response:
             raise NotFound("No such device.")
         await audit.record(
             conn, request, "device.revoke", customer_id=row["customer_id"], target=raw,
-            after=render_device(row),
+            after=render.device(row),
         )  # fmt: skip
-    return json_response({"device": render_device(row)})
+    return json_response({"device": render.device(row)})

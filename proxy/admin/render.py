@@ -62,3 +62,16 @@ def key(row: asyncpg.Record, plaintext: str | None = None) -> dict[str, Any]:
     if plaintext is not None:
         body["key"] = plaintext
     return body
+
+
+def device(row: asyncpg.Record) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "key_id": row["key_id"],
+        "customer_id": row["customer_id"],
+        "install_id": row["install_id"],
+        "user_agent": row["user_agent"],
+        "first_seen": iso(row["first_seen"]),
+        "last_seen": iso(row["last_seen"]),
+        "revoked_at": iso(row["revoked_at"]),
+    }

@@ -10,21 +10,12 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
 
-import asyncpg
+from db.pool import DB_UNAVAILABLE_ERRORS
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
 
 MAX_BATCH = 500
-# A batch that fails with one of these failed as a whole (the database is away): retrying its
-# items one by one would only fail again. Any other error may be one item's fault.
-WHOLE_BATCH_ERRORS: tuple[type[BaseException], ...] = (
-    OSError,
-    asyncio.TimeoutError,
-    asyncpg.InterfaceError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.CannotConnectNowError,
-)
 
 
 class Batcher(Generic[Item, Result]):
@@ -60,7 +51,7 @@ class Batcher(Generic[Item, Result]):
             results = await self._apply([item for item, _ in batch])
             if len(results) != len(batch):
                 raise RuntimeError("a batch answered the wrong number of results")
-        except WHOLE_BATCH_ERRORS as exc:
+        except DB_UNAVAILABLE_ERRORS as exc:  # failed whole: one by one would fail again
             for _, future in batch:
                 if not future.done():
                     future.set_exception(exc)
