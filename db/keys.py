@@ -9,7 +9,7 @@ from typing import Any
 
 import asyncpg
 
-from proxy.apikeys import NewKey
+from core.apikeys import NewKey
 
 # Columns an operator sets; the order is the $n order of INSERT_KEY and UPDATE_KEY.
 EDITABLE_COLUMNS = (

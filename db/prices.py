@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncpg
 
-from proxy.pricing import Price
+from core.pricing import Price
 
 PRICE_COLUMNS = (
     "provider, model, input_uc_per_mtok, output_uc_per_mtok, cached_input_uc_per_mtok,"

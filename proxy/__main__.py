@@ -10,9 +10,9 @@ import os
 import sys
 from collections.abc import Iterator
 
-from proxy.log import configure_logging
+from core.settings import Settings, SettingsError, load_settings
+from proxy.infra.log import configure_logging
 from proxy.server import serve
-from proxy.settings import Settings, SettingsError, load_settings
 
 log = logging.getLogger("kaixu.main")
 

@@ -8,7 +8,7 @@ import secrets
 from collections.abc import Callable
 from pathlib import Path
 
-from proxy.settings import Settings
+from core.settings import Settings
 
 ADMIN_PASSWORD_FILE = "admin-password"
 SECRET_FILE = "secret"

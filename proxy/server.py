@@ -8,8 +8,8 @@ import multiprocessing.connection
 import os
 import signal
 
-from proxy.log import configure_logging
-from proxy.settings import Settings
+from core.settings import Settings
+from proxy.infra.log import configure_logging
 
 log = logging.getLogger("kaixu.server")
 

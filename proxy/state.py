@@ -1,15 +1,17 @@
-"""Typed keys for everything the application holds; app-wide state lives only here."""
+"""Typed keys for everything the application and a request hold; app-wide state lives only
+here (filled in by the cleanup contexts of proxy.app)."""
 
 from __future__ import annotations
 
 import asyncpg
 from aiohttp import web
 
-from proxy.cache import KeyCache, PriceBook
-from proxy.gateway.ledger import Admitter, Settler
-from proxy.metrics import Metrics
+from core.settings import Settings
+from proxy.infra.cache import KeyCache, PriceBook
+from proxy.infra.metrics import Metrics
+from proxy.infra.stripe_client import StripeCheckout
+from proxy.ledger.admission import Gate
 from proxy.providers.base import Provider
-from proxy.settings import Settings
 
 SETTINGS = web.AppKey("settings", Settings)
 DB_POOL = web.AppKey("db_pool", asyncpg.Pool)
@@ -17,5 +19,8 @@ METRICS = web.AppKey("metrics", Metrics)
 KEY_CACHE = web.AppKey("key_cache", KeyCache)
 PRICE_BOOK = web.AppKey("price_book", PriceBook)
 PROVIDERS = web.AppKey("providers", dict[str, Provider])
-ADMITTER = web.AppKey("admitter", Admitter)
-SETTLER = web.AppKey("settler", Settler)
+GATE = web.AppKey("gate", Gate)
+STRIPE_CHECKOUT = web.AppKey("stripe_checkout", StripeCheckout)
+
+REQUEST_ID = web.RequestKey("request_id", str)  # set by the outermost middleware
+ADMIN_ACTOR = web.RequestKey("admin_actor", str)  # set by the admin auth middleware

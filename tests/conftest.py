@@ -17,10 +17,10 @@ import pytest
 from aiohttp.test_utils import TestClient
 from psycopg import sql
 
+from core.settings import Settings
 from db.embedded import EmbeddedPostgres, create_database
 from db.migrate import migrate
 from proxy.app import create_app
-from proxy.settings import Settings
 from tests.fakes import FakeUpstream
 
 TEMPLATE_DB = "kaixu_template"

@@ -9,8 +9,8 @@ import time
 
 import pytest
 
+from core.settings import Settings
 from proxy.admin import tokens
-from proxy.settings import Settings
 from tests.conftest import ADMIN_PASSWORD
 from tests.helpers import bearer
 

@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from proxy.apikeys import hash_key
-from proxy.settings import Settings
+from core.apikeys import hash_key
+from core.settings import Settings
 from tests.conftest import ADMIN_PASSWORD
 
 HEADERS = {"X-Admin-Password": ADMIN_PASSWORD}

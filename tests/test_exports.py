@@ -14,7 +14,7 @@ import asyncpg
 import pytest
 from aiohttp import web
 
-from proxy.csv_stream import Column, cents_text, int_cell, stream_csv, text_cell
+from proxy.http.csv_stream import Column, cents_text, int_cell, stream_csv, text_cell
 from tests.conftest import ADMIN_HEADERS
 from tests.helpers import create_customer, create_sub_key
 

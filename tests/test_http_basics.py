@@ -7,9 +7,9 @@ import logging
 import pytest
 from aiohttp import web
 
-from proxy import errors
+from core import errors
+from core.settings import Settings
 from proxy.app import create_app
-from proxy.settings import Settings
 
 
 @pytest.fixture

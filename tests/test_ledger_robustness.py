@@ -15,7 +15,7 @@ from aiohttp import web
 
 from db.gateway import Admission, Settlement, settle_batch
 from proxy.app import create_app
-from proxy.state import ADMITTER, SETTLER
+from proxy.state import GATE
 from tests.helpers import bearer, chat_body, create_customer, parse_sse
 
 JAN, FEB = dt.date(2026, 1, 1), dt.date(2026, 2, 1)
@@ -60,7 +60,7 @@ async def test_one_bad_settlement_fails_alone(gateway, db) -> None:
     kv = await db.fetchval("SELECT id FROM api_keys WHERE customer_id = 'victim'")
     ko = await db.fetchval("SELECT id FROM api_keys WHERE customer_id = 'other'")
     month = dt.datetime.now(dt.UTC).date().replace(day=1)
-    settler = gateway.server.app[SETTLER]
+    settler = gateway.server.app[GATE].settler
     good, bad = await asyncio.gather(
         settler.submit(settlement("victim", kv, month, cost_uc=5_000_000)),
         settler.submit(settlement("other", ko, month, error="nul \x00 byte")),
@@ -74,7 +74,7 @@ async def test_one_bad_settlement_fails_alone(gateway, db) -> None:
 async def test_one_bad_admission_fails_alone(gateway, db) -> None:
     await create_customer(gateway, id="victim", monthly_cap_cents=1000)
     kv = await db.fetchval("SELECT id FROM api_keys WHERE customer_id = 'victim'")
-    admitter = gateway.server.app[ADMITTER]
+    admitter = gateway.server.app[GATE].admitter
     good, bad = await asyncio.gather(
         admitter.submit(Admission(kv, 100, None, "curl/8")),
         admitter.submit(Admission(kv, 100, None, "Mozilla\udcff")),  # not encodable

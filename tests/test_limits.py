@@ -12,7 +12,7 @@ import dataclasses
 import pytest
 
 from proxy.app import create_app
-from proxy.sweeper import SWEEP_EXPIRED
+from proxy.ledger.sweeper import SWEEP_EXPIRED
 from tests.conftest import ADMIN_HEADERS
 from tests.helpers import bearer, create_customer, create_sub_key
 

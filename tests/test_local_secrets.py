@@ -4,8 +4,8 @@ from concurrent.futures import ThreadPoolExecutor
 from itertools import count
 from pathlib import Path
 
+from core.settings import Settings
 from proxy.local_secrets import read_or_create, with_local_secrets
-from proxy.settings import Settings
 
 
 def test_created_once_and_reused(tmp_path: Path) -> None:

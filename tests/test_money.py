@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from proxy.money import cents_to_uc, cost_uc, estimate_tokens, uc_to_cents, usd_per_mtok_to_uc
-from proxy.pricing import Price, base_model_name
-from proxy.providers.base import Usage
+from core.money import cents_to_uc, cost_uc, estimate_tokens, uc_to_cents, usd_per_mtok_to_uc
+from core.pricing import Price, base_model_name
+from core.usage import Usage
 
 GPT_4O_MINI = Price(
     "openai", "gpt-4o-mini", input=15_000_000, output=60_000_000, cached_input=7_500_000

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from openapi_spec_validator import validate
 
+from core.settings import Settings
 from proxy.admin import create_admin_app
-from proxy.settings import Settings
 from tests.conftest import ADMIN_HEADERS
 
 HTTP_METHODS = {"get", "post", "put", "patch", "delete"}

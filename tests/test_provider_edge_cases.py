@@ -5,8 +5,10 @@ from __future__ import annotations
 import orjson
 from aiohttp import web
 
+from core.chat import ChatRequest, Message
+from core.events import End, TextDelta, UsageUpdate
+from core.usage import Usage
 from proxy.providers.anthropic import AnthropicProvider
-from proxy.providers.base import ChatRequest, Finish, Message, Usage
 from proxy.providers.gemini import GeminiProvider
 from proxy.providers.openai import OpenAIProvider
 
@@ -32,14 +34,16 @@ def sse(*events: tuple[str | None, dict]) -> bytes:
     return out
 
 
-async def collect(provider, request: ChatRequest = REQUEST) -> tuple[str, Usage | None, Finish]:
+async def collect(
+    provider, request: ChatRequest = REQUEST, *, stream: bool = True
+) -> tuple[str, Usage | None, End | None]:
     text, usage, finish = "", None, None
-    async for event in provider.stream(request):
-        if isinstance(event, str):
-            text += event
-        elif isinstance(event, Usage):
-            usage = event
-        else:
+    async for event in provider.events(request, stream=stream):
+        if isinstance(event, TextDelta):
+            text += event.text
+        elif isinstance(event, UsageUpdate):
+            usage = event.usage
+        elif isinstance(event, End):
             finish = event
     await provider.close()
     return text, usage, finish
@@ -65,7 +69,7 @@ async def test_anthropic_text_in_block_start_and_thinking_are_handled(aiohttp_se
     text, usage, finish = await collect(AnthropicProvider("anthropic", base, "k", 5, 5))
     assert text == "Hello"  # thinking is billed (output_tokens) but is not answer text
     assert (usage.input_tokens, usage.output_tokens) == (7, 12)
-    assert finish == Finish("end_turn", "claude-x")
+    assert finish == End("end_turn", "claude-x")
 
 
 async def test_gemini_thought_parts_are_not_answer_text(aiohttp_server) -> None:
@@ -81,7 +85,7 @@ async def test_gemini_thought_parts_are_not_answer_text(aiohttp_server) -> None:
     text, usage, finish = await collect(GeminiProvider("gemini", base, "k", 5, 5))
     assert text == "Answer!"
     assert (usage.input_tokens, usage.output_tokens) == (5, 5)  # candidates + thoughts
-    assert finish == Finish("STOP", "gemini-x-001")
+    assert finish == End("STOP", "gemini-x-001")
 
 
 async def test_gemini_blocked_prompt_finishes_as_content_filter(aiohttp_server) -> None:
@@ -89,10 +93,9 @@ async def test_gemini_blocked_prompt_finishes_as_content_filter(aiohttp_server) 
                          "usageMetadata": {"promptTokenCount": 9}})  # fmt: skip
     base = await scripted(aiohttp_server, body, "application/json")
     provider = GeminiProvider("gemini", base, "k", 5, 5)
-    completion = await provider.complete(REQUEST)
-    await provider.close()
-    assert (completion.text, completion.finish_reason) == ("", "content_filter")
-    assert completion.usage.input_tokens == 9
+    text, usage, end = await collect(provider, stream=False)
+    assert (text, end.finish_reason) == ("", "content_filter")
+    assert usage.input_tokens == 9
 
 
 async def test_openai_usage_on_the_last_content_chunk_is_read(aiohttp_server) -> None:
@@ -105,7 +108,7 @@ async def test_openai_usage_on_the_last_content_chunk_is_read(aiohttp_server) ->
     base = await scripted(aiohttp_server, body, "text/event-stream")
     text, usage, finish = await collect(OpenAIProvider("openai", base, "k", 5, 5))
     assert text == "Hi" and (usage.input_tokens, usage.output_tokens) == (4, 1)
-    assert finish == Finish("stop", "m-1")
+    assert finish == End("stop", "m-1")
 
 
 async def test_openai_refusal_is_returned_as_text(aiohttp_server) -> None:
@@ -119,6 +122,5 @@ async def test_openai_refusal_is_returned_as_text(aiohttp_server) -> None:
     )
     base = await scripted(aiohttp_server, body, "application/json")
     provider = OpenAIProvider("openai", base, "k", 5, 5)
-    completion = await provider.complete(REQUEST)
-    await provider.close()
-    assert completion.text == "I can't help with that."
+    text, _, _ = await collect(provider, stream=False)
+    assert text == "I can't help with that."

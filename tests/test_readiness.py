@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from core.settings import Settings
 from db.embedded import EmbeddedPostgres
 from db.migrate import migrate
 from proxy.app import create_app
-from proxy.settings import Settings
 
 
 @pytest.fixture

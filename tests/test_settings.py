@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from proxy.settings import Settings, SettingsError, load_settings
+from core.settings import Settings, SettingsError, load_settings
 
 
 def test_defaults_follow_the_contract() -> None:

@@ -14,8 +14,8 @@ import pytest
 import stripe
 from aiohttp.test_utils import TestClient
 
+from core.settings import Settings
 from proxy.app import create_app
-from proxy.settings import Settings
 from tests.conftest import ADMIN_HEADERS, free_port
 from tests.fakes.stripe import DECLINED_AMOUNT, OUTAGE_AMOUNT, FakeStripe, event, paid
 from tests.helpers import bearer, create_customer

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from core.settings import Settings
 from proxy.admin import (
     audit,
     auth,
@@ -18,7 +19,6 @@ from proxy.admin import (
     topups,
     usage,
 )
-from proxy.settings import Settings
 
 ROUTE_MODULES = (
     auth, customers, keys, devices, pricing, usage, topups, checkout, invoices, exports, audit,

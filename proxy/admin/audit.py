@@ -10,10 +10,8 @@ from aiohttp import web
 from db import audit as db_audit
 from proxy.admin.render import iso
 from proxy.admin.validation import query_int
-from proxy.middleware import json_response
-from proxy.state import DB_POOL
-
-ADMIN_ACTOR = web.RequestKey("admin_actor", str)  # set by the auth middleware
+from proxy.http.responses import json_response
+from proxy.state import ADMIN_ACTOR, DB_POOL
 
 routes = web.RouteTableDef()
 

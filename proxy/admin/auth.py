@@ -11,15 +11,15 @@ import logging
 
 from aiohttp import web
 
+from core.errors import InvalidRequest, RateLimited, Unauthorized
+from core.settings import Settings
 from db import admin_auth
 from proxy.admin import tokens
-from proxy.admin.audit import ADMIN_ACTOR
 from proxy.admin.render import iso_from_unix
 from proxy.admin.validation import read_object
-from proxy.errors import InvalidRequest, RateLimited, Unauthorized
-from proxy.middleware import Handler, json_response
-from proxy.settings import Settings
-from proxy.state import DB_POOL, SETTINGS
+from proxy.http.middleware import Handler
+from proxy.http.responses import json_response
+from proxy.state import ADMIN_ACTOR, DB_POOL, SETTINGS
 
 log = logging.getLogger("kaixu.admin")
 

@@ -7,15 +7,14 @@ from typing import Any
 
 from aiohttp import web
 
+from core.money import UC_PER_CENT
 from db import audit as db_audit
 from db import customers as db_customers
-from proxy.admin.audit import ADMIN_ACTOR
 from proxy.admin.keys import no_customer
 from proxy.admin.validation import cents, invalid, path_id, read_object
-from proxy.middleware import json_response
-from proxy.money import UC_PER_CENT
-from proxy.state import DB_POOL, SETTINGS
-from proxy.stripe_client import STRIPE_CHECKOUT, not_configured
+from proxy.http.responses import json_response
+from proxy.infra.stripe_client import not_configured
+from proxy.state import ADMIN_ACTOR, DB_POOL, SETTINGS, STRIPE_CHECKOUT
 
 log = logging.getLogger("kaixu.stripe")
 

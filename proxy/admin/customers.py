@@ -6,6 +6,7 @@ import secrets
 
 from aiohttp import web
 
+from core.errors import Conflict
 from db import customers as db_customers
 from db import keys as db_keys
 from proxy.admin import audit, render
@@ -24,8 +25,7 @@ from proxy.admin.validation import (
     read_object,
     text,
 )
-from proxy.errors import Conflict
-from proxy.middleware import json_response
+from proxy.http.responses import json_response
 from proxy.state import DB_POOL
 
 routes = web.RouteTableDef()

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from core.errors import NotFound
 from db import customers as db_customers
 from db import devices as db_devices
 from proxy.admin import audit, render
 from proxy.admin.keys import no_customer
 from proxy.admin.validation import path_id
-from proxy.errors import NotFound
-from proxy.middleware import json_response
+from proxy.http.responses import json_response
 from proxy.state import DB_POOL
 
 routes = web.RouteTableDef()

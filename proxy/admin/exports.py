@@ -11,7 +11,7 @@ from db import exports as db_exports
 from proxy.admin.keys import no_customer
 from proxy.admin.usage import parse_month
 from proxy.admin.validation import CUSTOMER_ID, invalid
-from proxy.csv_stream import (
+from proxy.http.csv_stream import (
     Column,
     bool_cell,
     cents_cell,

@@ -12,6 +12,8 @@ import asyncpg
 import orjson
 from aiohttp import web
 
+from core.errors import Conflict, NotFound
+from core.money import UC_PER_CENT, uc_to_cents
 from db import customers as db_customers
 from db import invoices as db_invoices
 from proxy.admin import audit
@@ -19,10 +21,8 @@ from proxy.admin.keys import no_customer
 from proxy.admin.render import iso
 from proxy.admin.usage import parse_month
 from proxy.admin.validation import invalid, path_id, read_object
-from proxy.csv_stream import Column, cents_cell, csv_response, int_cell, text_cell
-from proxy.errors import Conflict, NotFound
-from proxy.middleware import json_response
-from proxy.money import UC_PER_CENT, uc_to_cents
+from proxy.http.csv_stream import Column, cents_cell, csv_response, int_cell, text_cell
+from proxy.http.responses import json_response
 from proxy.state import DB_POOL
 
 log = logging.getLogger("kaixu.invoices")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from core.apikeys import NewKey, generate_key
+from core.errors import Conflict, InternalError, NotFound
 from db import customers as db_customers
 from db import keys as db_keys
 from proxy.admin import audit, render
@@ -20,9 +22,7 @@ from proxy.admin.validation import (
     read_object,
     text,
 )
-from proxy.apikeys import NewKey, generate_key
-from proxy.errors import Conflict, InternalError, NotFound
-from proxy.middleware import json_response
+from proxy.http.responses import json_response
 from proxy.state import DB_POOL, SETTINGS
 
 routes = web.RouteTableDef()

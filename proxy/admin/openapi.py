@@ -11,7 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
-from proxy.middleware import json_response
+from proxy.http.responses import json_response
 
 routes = web.RouteTableDef()
 

@@ -8,14 +8,14 @@ from typing import Any
 import asyncpg
 from aiohttp import web
 
+from core.errors import InvalidRequest
+from core.money import uc_to_usd_per_mtok
+from core.pricing import Price
 from db import prices as db_prices
 from proxy.admin import audit
 from proxy.admin.render import iso
 from proxy.admin.validation import invalid, positive_int, read_object, text, usd_per_mtok
-from proxy.errors import InvalidRequest
-from proxy.middleware import json_response
-from proxy.money import uc_to_usd_per_mtok
-from proxy.pricing import Price
+from proxy.http.responses import json_response
 from proxy.state import DB_POOL
 
 routes = web.RouteTableDef()

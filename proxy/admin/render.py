@@ -7,7 +7,7 @@ from typing import Any
 
 import asyncpg
 
-from proxy.money import uc_to_cents
+from core.money import uc_to_cents
 
 
 def iso(value: dt.datetime | None) -> str | None:

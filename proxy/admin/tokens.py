@@ -15,7 +15,7 @@ import secrets
 import time
 from dataclasses import dataclass
 
-from proxy.settings import Settings
+from core.settings import Settings
 
 VERSION = "kxa1"
 TOKEN_TTL_S = 12 * 3600

@@ -7,6 +7,7 @@ from typing import Any
 import asyncpg
 from aiohttp import web
 
+from core.money import uc_to_cents
 from db import customers as db_customers
 from db import topups as db_topups
 from proxy.admin import audit
@@ -21,9 +22,8 @@ from proxy.admin.validation import (
     read_object,
     text,
 )
-from proxy.middleware import json_response
-from proxy.money import uc_to_cents
-from proxy.state import DB_POOL
+from proxy.http.responses import json_response
+from proxy.state import ADMIN_ACTOR, DB_POOL
 
 routes = web.RouteTableDef()
 
@@ -52,7 +52,7 @@ async def create_topup(request: web.Request) -> web.Response:
         raise invalid("amount_cents", "is required")
     if amount_uc <= 0:
         raise invalid("amount_cents", "must be more than zero")
-    actor = f"{request.get(audit.ADMIN_ACTOR, 'admin')}@{request.remote}"
+    actor = f"{request.get(ADMIN_ACTOR, 'admin')}@{request.remote}"
     async with request.config_dict[DB_POOL].acquire() as conn, conn.transaction():
         if not await db_customers.customer_exists(conn, cid):
             raise no_customer(cid)

@@ -9,13 +9,13 @@ from typing import Any
 import asyncpg
 from aiohttp import web
 
+from core.errors import NotFound
+from core.money import uc_to_cents
 from db import usage as db_usage
 from proxy.admin.keys import no_customer
 from proxy.admin.render import cents_or_none, iso
 from proxy.admin.validation import PATH_ID, invalid, path_id, query_int
-from proxy.errors import NotFound
-from proxy.middleware import json_response
-from proxy.money import uc_to_cents
+from proxy.http.responses import json_response
 from proxy.state import DB_POOL
 
 routes = web.RouteTableDef()

@@ -9,8 +9,9 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from proxy import money
-from proxy.errors import InvalidRequest, NotFound
+from core import money
+from core.errors import InvalidRequest, NotFound
+from core.text import CUSTOMER_ID, PATH_ID
 
 Parser = Callable[[str, Any], Any]
 # API field name -> (column it fills, parser of its JSON value)
@@ -20,9 +21,6 @@ PROVIDERS = ("openai", "anthropic", "gemini", "demo")
 MAX_LIST_ENTRIES = 100
 MAX_MODEL_CHARS = 128
 MAX_INT4 = 2**31 - 1  # integer columns: larger values would fail in the database, not here
-CUSTOMER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
-# Path ids are checked before they reach SQL: a NUL byte would be a database error, not a 404.
-PATH_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 

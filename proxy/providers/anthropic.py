@@ -4,9 +4,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Any
 
-from proxy.providers.base import ChatRequest, Completion, Finish, HttpProvider, StreamEvent, Usage
-from proxy.providers.sse import event_json, read_events
+from core.chat import ChatRequest
+from core.events import End, TextDelta, UpstreamEvent, UsageUpdate
+from core.usage import Usage
+from proxy.providers.base import HttpProvider
+from proxy.providers.sse import SSEEvent, event_json
+from proxy.providers.upstream_errors import stream_error
 
 API_VERSION = "2023-06-01"
 
@@ -26,18 +31,21 @@ def apply_usage(usage: Usage, raw: object) -> Usage:
     return usage
 
 
-def _completion(body: dict) -> Completion:
-    blocks = body.get("content") or ()
-    text = "".join(b.get("text", "") for b in blocks if b.get("type") == "text")
-    usage = apply_usage(Usage(), body.get("usage")) if body.get("usage") else None
-    return Completion(text, usage, body.get("model"), body.get("stop_reason"))
-
-
 @dataclass
 class AnthropicProvider(HttpProvider):
-    def _body(self, request: ChatRequest, stream: bool) -> dict:
+    def url(self, request: ChatRequest, stream: bool) -> str:
+        return f"{self.base_url}/v1/messages"
+
+    def headers(self) -> dict[str, str]:
+        return {
+            "x-api-key": self.api_key,
+            "anthropic-version": API_VERSION,
+            "Content-Type": "application/json",
+        }
+
+    def body(self, request: ChatRequest, stream: bool) -> dict[str, Any]:
         system, messages = request.split_system()
-        body: dict = {
+        body: dict[str, Any] = {
             "model": request.model,
             "max_tokens": request.max_tokens,
             "messages": [{"role": m.role, "content": m.content} for m in messages],
@@ -52,44 +60,40 @@ class AnthropicProvider(HttpProvider):
             body["stream"] = True
         return body
 
-    def _headers(self) -> dict[str, str]:
-        return {
-            "x-api-key": self.api_key,
-            "anthropic-version": API_VERSION,
-            "Content-Type": "application/json",
-        }
+    def completion_events(self, answer: Any) -> list[UpstreamEvent]:
+        blocks = answer.get("content") or ()
+        text = "".join(b.get("text", "") for b in blocks if b.get("type") == "text")
+        events: list[UpstreamEvent] = [TextDelta(text)] if text else []
+        if answer.get("usage"):
+            events.append(UsageUpdate(apply_usage(Usage(), answer["usage"])))
+        events.append(End(answer.get("stop_reason"), answer.get("model")))
+        return events
 
-    async def complete(self, request: ChatRequest) -> Completion:
-        url = f"{self.base_url}/v1/messages"
-        return await self.post_json(url, self._body(request, False), self._headers(), _completion)
-
-    async def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
-        url = f"{self.base_url}/v1/messages"
+    async def stream_events(self, events: AsyncIterator[SSEEvent]) -> AsyncIterator[UpstreamEvent]:
         usage = Usage()
         finish_reason = model = None
-        async with self.open_stream(url, self._body(request, True), self._headers()) as resp:
-            async for event in read_events(resp, self.name):
-                if event.event == "ping":
-                    continue
-                data = event_json(event, self.name)
-                kind = data.get("type", event.event)
-                if kind == "content_block_delta":
-                    delta = data.get("delta") or {}
-                    if delta.get("type") == "text_delta" and delta.get("text"):
-                        yield delta["text"]
-                elif kind == "content_block_start":  # may already carry text of its own
-                    block = data.get("content_block") or {}
-                    if block.get("type") == "text" and block.get("text"):
-                        yield block["text"]
-                elif kind == "message_start":
-                    message = data.get("message") or {}
-                    model = message.get("model")
-                    yield apply_usage(usage, message.get("usage"))
-                elif kind == "message_delta":
-                    finish_reason = (data.get("delta") or {}).get("stop_reason") or finish_reason
-                    yield apply_usage(usage, data.get("usage"))
-                elif kind == "message_stop":
-                    yield Finish(finish_reason, model)
-                    return
-                elif kind == "error":
-                    raise self.stream_error(event.data)
+        async for event in events:
+            if event.event == "ping":
+                continue
+            data = event_json(event, self.name)
+            kind = data.get("type", event.event)
+            if kind == "content_block_delta":
+                delta = data.get("delta") or {}
+                if delta.get("type") == "text_delta" and delta.get("text"):
+                    yield TextDelta(delta["text"])
+            elif kind == "content_block_start":  # may already carry text of its own
+                block = data.get("content_block") or {}
+                if block.get("type") == "text" and block.get("text"):
+                    yield TextDelta(block["text"])
+            elif kind == "message_start":
+                message = data.get("message") or {}
+                model = message.get("model")
+                yield UsageUpdate(apply_usage(usage, message.get("usage")))
+            elif kind == "message_delta":
+                finish_reason = (data.get("delta") or {}).get("stop_reason") or finish_reason
+                yield UsageUpdate(apply_usage(usage, data.get("usage")))
+            elif kind == "message_stop":
+                yield End(finish_reason, model)
+                return
+            elif kind == "error":
+                raise stream_error(self.name, self.api_key, event.data)

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-from proxy.money import estimate_tokens
-from proxy.providers.base import ChatRequest, Completion, Finish, StreamEvent, Usage
+from core.chat import ChatRequest
+from core.events import End, TextDelta, UpstreamEvent, UsageUpdate
+from core.money import estimate_tokens
+from core.usage import Usage
 
 DEMO_MODEL = "demo-echo"
 
@@ -27,17 +29,16 @@ class DemoProvider:
             input_tokens=estimate_tokens(prompt), output_tokens=estimate_tokens(text)
         )
 
-    async def complete(self, request: ChatRequest) -> Completion:
+    async def events(self, request: ChatRequest, *, stream: bool) -> AsyncIterator[UpstreamEvent]:
         text, usage = self._reply(request)
-        return Completion(text, usage, DEMO_MODEL, "stop")
-
-    async def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
-        text, usage = self._reply(request)
-        words = text.split(" ")
-        for i, word in enumerate(words):
-            yield word if i == len(words) - 1 else word + " "
-        yield usage
-        yield Finish("stop", DEMO_MODEL)
+        if stream:
+            words = text.split(" ")
+            for i, word in enumerate(words):
+                yield TextDelta(word if i == len(words) - 1 else word + " ")
+        else:
+            yield TextDelta(text)
+        yield UsageUpdate(usage)
+        yield End("stop", DEMO_MODEL)
 
     async def close(self) -> None:
         return None

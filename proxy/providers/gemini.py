@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import quote
 
-from proxy.providers.base import ChatRequest, Completion, Finish, HttpProvider, StreamEvent, Usage
-from proxy.providers.sse import event_json, read_events
+from core.chat import ChatRequest
+from core.events import End, TextDelta, UpstreamEvent, UsageUpdate
+from core.usage import Usage
+from proxy.providers.base import HttpProvider
+from proxy.providers.sse import SSEEvent, event_json
+from proxy.providers.upstream_errors import stream_error
 
 
 def parse_usage(raw: object) -> Usage | None:
@@ -34,22 +39,23 @@ def _text_and_finish(chunk: dict) -> tuple[str, str | None]:
     return text, candidate.get("finishReason")
 
 
-def _completion(body: dict) -> Completion:
-    text, finish_reason = _text_and_finish(body)
-    usage = parse_usage(body.get("usageMetadata"))
-    return Completion(text, usage, body.get("modelVersion"), finish_reason)
-
-
 @dataclass
 class GeminiProvider(HttpProvider):
-    def _body(self, request: ChatRequest) -> dict:
+    def url(self, request: ChatRequest, stream: bool) -> str:
+        method = "streamGenerateContent?alt=sse" if stream else "generateContent"
+        return f"{self.base_url}/v1beta/models/{quote(request.model, safe='')}:{method}"
+
+    def headers(self) -> dict[str, str]:
+        return {"x-goog-api-key": self.api_key, "Content-Type": "application/json"}
+
+    def body(self, request: ChatRequest, stream: bool) -> dict[str, Any]:
         system, messages = request.split_system()
-        config: dict = {"maxOutputTokens": request.max_tokens}
+        config: dict[str, Any] = {"maxOutputTokens": request.max_tokens}
         if request.temperature is not None:
             config["temperature"] = request.temperature
         if request.stop:
             config["stopSequences"] = list(request.stop)
-        body: dict = {
+        body: dict[str, Any] = {
             "contents": [
                 {
                     "role": "model" if m.role == "assistant" else "user",
@@ -63,32 +69,29 @@ class GeminiProvider(HttpProvider):
             body["systemInstruction"] = {"parts": [{"text": system}]}
         return body
 
-    def _url(self, request: ChatRequest, method: str) -> str:
-        return f"{self.base_url}/v1beta/models/{quote(request.model, safe='')}:{method}"
+    def completion_events(self, answer: Any) -> list[UpstreamEvent]:
+        text, finish_reason = _text_and_finish(answer)
+        events: list[UpstreamEvent] = [TextDelta(text)] if text else []
+        usage = parse_usage(answer.get("usageMetadata"))
+        if usage is not None:
+            events.append(UsageUpdate(usage))
+        events.append(End(finish_reason, answer.get("modelVersion")))
+        return events
 
-    def _headers(self) -> dict[str, str]:
-        return {"x-goog-api-key": self.api_key, "Content-Type": "application/json"}
-
-    async def complete(self, request: ChatRequest) -> Completion:
-        url = self._url(request, "generateContent")
-        return await self.post_json(url, self._body(request), self._headers(), _completion)
-
-    async def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
-        url = self._url(request, "streamGenerateContent") + "?alt=sse"
+    async def stream_events(self, events: AsyncIterator[SSEEvent]) -> AsyncIterator[UpstreamEvent]:
         finish_reason = model = None
-        async with self.open_stream(url, self._body(request), self._headers()) as resp:
-            async for event in read_events(resp, self.name):
-                chunk = event_json(event, self.name)
-                if "error" in chunk:
-                    raise self.stream_error(event.data)
-                model = chunk.get("modelVersion") or model
-                text, finish = _text_and_finish(chunk)
-                if text:
-                    yield text
-                usage = parse_usage(chunk.get("usageMetadata"))  # cumulative: last one wins
-                if usage is not None:
-                    yield usage
-                finish_reason = finish or finish_reason
+        async for event in events:
+            chunk = event_json(event, self.name)
+            if "error" in chunk:
+                raise stream_error(self.name, self.api_key, event.data)
+            model = chunk.get("modelVersion") or model
+            text, finish = _text_and_finish(chunk)
+            if text:
+                yield TextDelta(text)
+            usage = parse_usage(chunk.get("usageMetadata"))  # cumulative: last one wins
+            if usage is not None:
+                yield UsageUpdate(usage)
+            finish_reason = finish or finish_reason
         # No [DONE] here: the stream is complete only if a chunk carried a finishReason.
         if finish_reason is not None:
-            yield Finish(finish_reason, model)
+            yield End(finish_reason, model)

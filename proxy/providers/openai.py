@@ -4,9 +4,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Any
 
-from proxy.providers.base import ChatRequest, Completion, Finish, HttpProvider, StreamEvent, Usage
-from proxy.providers.sse import event_json, read_events
+from core.chat import ChatRequest
+from core.events import End, TextDelta, UpstreamEvent, UsageUpdate
+from core.usage import Usage
+from proxy.providers.base import HttpProvider
+from proxy.providers.sse import SSEEvent, event_json
+from proxy.providers.upstream_errors import stream_error
 
 
 def parse_usage(raw: object) -> Usage | None:
@@ -23,21 +28,16 @@ def parse_usage(raw: object) -> Usage | None:
     )
 
 
-def _completion(body: dict) -> Completion:
-    choices = body.get("choices") or [{}]
-    message = choices[0].get("message") or {}
-    return Completion(
-        text=message.get("content") or message.get("refusal") or "",
-        usage=parse_usage(body.get("usage")),
-        model=body.get("model"),
-        finish_reason=choices[0].get("finish_reason"),
-    )
-
-
 @dataclass
 class OpenAIProvider(HttpProvider):
-    def _body(self, request: ChatRequest, stream: bool) -> dict:
-        body: dict = {
+    def url(self, request: ChatRequest, stream: bool) -> str:
+        return f"{self.base_url}/chat/completions"
+
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.api_key}", "Content-Type": "application/json"}
+
+    def body(self, request: ChatRequest, stream: bool) -> dict[str, Any]:
+        body: dict[str, Any] = {
             "model": request.model,
             "messages": [{"role": m.role, "content": m.content} for m in request.messages],
             # max_tokens is deprecated and refused by reasoning models.
@@ -52,31 +52,35 @@ class OpenAIProvider(HttpProvider):
             body["stream_options"] = {"include_usage": True}
         return body
 
-    def _headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.api_key}", "Content-Type": "application/json"}
+    def completion_events(self, answer: Any) -> list[UpstreamEvent]:
+        choice = (answer.get("choices") or [{}])[0]
+        message = choice.get("message") or {}
+        events: list[UpstreamEvent] = []
+        text = message.get("content") or message.get("refusal") or ""
+        if text:
+            events.append(TextDelta(text))
+        usage = parse_usage(answer.get("usage"))
+        if usage is not None:
+            events.append(UsageUpdate(usage))
+        events.append(End(choice.get("finish_reason"), answer.get("model")))
+        return events
 
-    async def complete(self, request: ChatRequest) -> Completion:
-        url = f"{self.base_url}/chat/completions"
-        return await self.post_json(url, self._body(request, False), self._headers(), _completion)
-
-    async def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
-        url = f"{self.base_url}/chat/completions"
+    async def stream_events(self, events: AsyncIterator[SSEEvent]) -> AsyncIterator[UpstreamEvent]:
         finish_reason = model = None
-        async with self.open_stream(url, self._body(request, True), self._headers()) as resp:
-            async for event in read_events(resp, self.name):
-                if event.data == "[DONE]":
-                    yield Finish(finish_reason, model)
-                    return
-                chunk = event_json(event, self.name)
-                if "error" in chunk:  # a mid-stream failure arrives as data on a 200
-                    raise self.stream_error(event.data)
-                model = chunk.get("model") or model
-                # The usage chunk has choices: [] — never read choices[0] blindly.
-                for choice in chunk.get("choices") or ():
-                    text = (choice.get("delta") or {}).get("content")
-                    if text:
-                        yield text
-                    finish_reason = choice.get("finish_reason") or finish_reason
-                usage = parse_usage(chunk.get("usage"))
-                if usage is not None:
-                    yield usage
+        async for event in events:
+            if event.data == "[DONE]":
+                yield End(finish_reason, model)
+                return
+            chunk = event_json(event, self.name)
+            if "error" in chunk:  # a mid-stream failure arrives as data on a 200
+                raise stream_error(self.name, self.api_key, event.data)
+            model = chunk.get("model") or model
+            # The usage chunk has choices: [] — never read choices[0] blindly.
+            for choice in chunk.get("choices") or ():
+                text = (choice.get("delta") or {}).get("content")
+                if text:
+                    yield TextDelta(text)
+                finish_reason = choice.get("finish_reason") or finish_reason
+            usage = parse_usage(chunk.get("usage"))
+            if usage is not None:
+                yield UsageUpdate(usage)

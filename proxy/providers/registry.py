@@ -6,12 +6,12 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from core.settings import Settings
 from proxy.providers.anthropic import AnthropicProvider
 from proxy.providers.base import Provider
 from proxy.providers.demo import DemoProvider
 from proxy.providers.gemini import GeminiProvider
 from proxy.providers.openai import OpenAIProvider
-from proxy.settings import Settings
 from proxy.state import PROVIDERS, SETTINGS
 
 KNOWN_PROVIDERS = ("openai", "anthropic", "gemini", "demo")

@@ -11,8 +11,7 @@ from dataclasses import dataclass
 import aiohttp
 import orjson
 
-from proxy import errors
-from proxy.providers.base import translate_client_errors
+from core import errors
 
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
@@ -72,13 +71,13 @@ class SSEParser:
         return None
 
 
-async def read_events(response: aiohttp.ClientResponse, provider: str) -> AsyncIterator[SSEEvent]:
-    """The events of an upstream response body; an incomplete last event is dropped (spec)."""
+async def read_events(response: aiohttp.ClientResponse) -> AsyncIterator[SSEEvent]:
+    """The events of an upstream response body; an incomplete last event is dropped (spec).
+    The caller translates client errors (proxy.providers.upstream_errors)."""
     parser = SSEParser()
-    with translate_client_errors(provider):
-        async for chunk in response.content.iter_any():
-            for event in parser.feed(chunk):
-                yield event
+    async for chunk in response.content.iter_any():
+        for event in parser.feed(chunk):
+            yield event
 
 
 def event_json(event: SSEEvent, provider: str) -> dict:

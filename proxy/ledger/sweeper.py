@@ -8,13 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
 
-from aiohttp import web
+import asyncpg
 
 from db.pool import DB_UNAVAILABLE_ERRORS
-from proxy.background import running
-from proxy.state import DB_POOL
 
 log = logging.getLogger("kaixu.sweeper")
 
@@ -22,15 +19,10 @@ SWEEP_INTERVAL_S = 60.0
 SWEEP_EXPIRED = "DELETE FROM reservations WHERE expires_at < now()"
 
 
-async def _sweep_forever(app: web.Application) -> None:
+async def sweep_forever(pool: asyncpg.Pool) -> None:
     while True:
         await asyncio.sleep(SWEEP_INTERVAL_S)
         try:
-            await app[DB_POOL].execute(SWEEP_EXPIRED)
+            await pool.execute(SWEEP_EXPIRED)
         except DB_UNAVAILABLE_ERRORS:
             log.warning("reservation sweep skipped: database unavailable")
-
-
-async def sweeper_ctx(app: web.Application) -> AsyncIterator[None]:
-    async with running(_sweep_forever(app)):
-        yield

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from proxy import money
-from proxy.providers.base import Usage
+from core import money
+from core.usage import Usage
 
 # Suffixes providers add to a model's name for a dated snapshot: gpt-4o-mini-2024-07-18,
 # claude-3-5-haiku-20241022, claude-x@20250101, gemini-2.0-flash-001, …-latest.

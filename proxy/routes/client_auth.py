@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from core import errors
+from core.apikeys import key_matches, parse_key_id
+from core.policy import KeyPolicy
 from db.gateway import fetch_key_for_auth
-from proxy import errors
-from proxy.apikeys import key_matches, parse_key_id
-from proxy.gateway.policy import KeyPolicy
 from proxy.state import DB_POOL, KEY_CACHE, SETTINGS
 
 _INVALID = "Invalid API key."

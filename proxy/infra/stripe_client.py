@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 from collections.abc import AsyncIterator
@@ -10,11 +11,9 @@ from typing import Any
 
 import aiohttp
 import stripe
-from aiohttp import web
 
-from proxy.errors import Conflict, UpstreamError
-from proxy.settings import Settings
-from proxy.state import SETTINGS
+from core.errors import Conflict, UpstreamError
+from core.settings import Settings
 
 log = logging.getLogger("kaixu.stripe")
 
@@ -100,14 +99,12 @@ def _upstream_error(exc: stripe.StripeError) -> UpstreamError:
     )
 
 
-STRIPE_CHECKOUT = web.AppKey("stripe_checkout", StripeCheckout)
-
-
-async def stripe_ctx(app: web.Application) -> AsyncIterator[None]:
-    """The Stripe client, when STRIPE_SECRET_KEY is set; its HTTP session closes on shutdown."""
-    settings = app[SETTINGS]
+@contextlib.asynccontextmanager
+async def stripe_checkout(settings: Settings) -> AsyncIterator[StripeCheckout | None]:
+    """The Stripe client when STRIPE_SECRET_KEY is set (else None); its HTTP session is closed
+    on the way out."""
     if not settings.stripe_secret_key:
-        yield
+        yield None
         return
     # Otherwise the SDK writes an id under $HOME on the first request and reports platform
     # details with later ones; a server should do neither.
@@ -121,8 +118,7 @@ async def stripe_ctx(app: web.Application) -> AsyncIterator[None]:
         http_client=http_client,
         max_network_retries=MAX_NETWORK_RETRIES,
     )
-    app[STRIPE_CHECKOUT] = StripeCheckout(client, settings)
     try:
-        yield
+        yield StripeCheckout(client, settings)
     finally:
         await http_client.close_async()

@@ -1,4 +1,5 @@
-"""Strict parsing of the normalized chat request (API.md §1) into a ChatRequest."""
+"""Strict parsing of the native chat request (docs/api.md) into a ChatRequest, and of the client's
+headers into who is calling."""
 
 from __future__ import annotations
 
@@ -6,9 +7,9 @@ from typing import Any
 
 import orjson
 
-from proxy import errors
-from proxy.providers.base import ChatRequest, Message
-from proxy.settings import Settings
+from core import errors
+from core.chat import ChatRequest, Message
+from core.settings import Settings
 
 ROLES = ("system", "user", "assistant")
 NATIVE_FIELDS = frozenset({"provider", "model", "messages", "max_tokens", "temperature", "stream"})
@@ -121,3 +122,12 @@ def parse_native_request(raw: bytes, settings: Settings, enabled: dict[str, obje
         max_tokens=parse_max_tokens(body.get("max_tokens"), settings),
         temperature=parse_temperature(body.get("temperature"), provider),
     )
+
+
+def parse_install_id(value: str | None) -> str | None:
+    """X-Kaixu-Install-Id: 1–128 printable characters, or absent."""
+    if value is None:
+        return None
+    if not 1 <= len(value) <= 128 or not value.isprintable():
+        raise errors.InvalidRequest("X-Kaixu-Install-Id must be 1 to 128 printable characters.")
+    return value

@@ -12,7 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
-from proxy.money import UC_PER_CENT
+from core.money import UC_PER_CENT
 
 log = logging.getLogger("kaixu.csv")
 

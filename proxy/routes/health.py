@@ -6,9 +6,9 @@ import asyncio
 
 from aiohttp import web
 
+from core import errors
 from db.pool import DB_UNAVAILABLE_ERRORS
-from proxy import errors
-from proxy.middleware import json_response
+from proxy.http.responses import json_response
 from proxy.state import DB_POOL, METRICS
 
 READY_TIMEOUT_S = 2.0

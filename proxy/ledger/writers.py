@@ -1,4 +1,4 @@
-"""The hot path's two database writers, batched (proxy.gateway.batching): admissions before the
+"""The hot path's two database writers, batched (proxy.ledger.batching): admissions before the
 upstream call and settlements after it."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import asyncpg
 
 from db.gateway import Admission, Settlement, admit_batch, settle_batch
 from db.pool import DB_UNAVAILABLE_ERRORS
-from proxy.gateway.batching import Batcher
+from proxy.ledger.batching import Batcher
 
 SETTLE_ATTEMPTS = 5
 

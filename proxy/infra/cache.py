@@ -1,4 +1,4 @@
-"""Per-process caches of keys and prices, kept true by PostgreSQL NOTIFY (proxy.invalidation).
+"""Per-process caches of keys and prices, kept true by PostgreSQL NOTIFY (proxy.infra.invalidation).
 
 While the invalidation listener is disconnected the key cache is bypassed (every lookup goes
 to the database), so a missed notification can never leave a stale policy in force.
@@ -6,8 +6,8 @@ to the database), so a missed notification can never leave a stale policy in for
 
 from __future__ import annotations
 
-from proxy.gateway.policy import KeyPolicy
-from proxy.pricing import PriceTable
+from core.policy import KeyPolicy
+from core.pricing import PriceTable
 
 
 class KeyCache:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-
-import asyncpg
+from typing import Any
 
 
 def _matches(patterns: tuple[str, ...] | None, value: str) -> bool:
@@ -43,7 +43,7 @@ class KeyPolicy:
     customer_allowed_models: tuple[str, ...] | None
 
     @classmethod
-    def from_row(cls, row: asyncpg.Record) -> KeyPolicy:
+    def from_row(cls, row: Mapping[str, Any]) -> KeyPolicy:
         return cls(
             key_id=row["id"],
             customer_id=row["customer_id"],

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-ADMIN_UI_DIR = Path(__file__).resolve().parent.parent / "admin-ui"
+ADMIN_UI_DIR = Path(__file__).resolve().parents[2] / "admin-ui"
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": (

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from proxy.money import cents_to_uc
+from core.money import cents_to_uc
 
 
 class SettingsError(ValueError):

@@ -1,21 +1,18 @@
 """OpenAI-compatible routes: POST /v1/chat/completions and GET /v1/models.
 
 Only the translation lives here — the request in, OpenAI's shapes out. Authentication, limits,
-the upstream call and billing are the same code path as the native routes (proxy.gateway.calls).
+the upstream call and billing are the same code path as the native routes (proxy.ledger).
 """
 
 from __future__ import annotations
 
-import time
-from typing import Any
-
 from aiohttp import web
 
-from proxy import errors
-from proxy.gateway.auth import authenticate
-from proxy.gateway.calls import Call, admit, run_complete
-from proxy.gateway.sse_out import Event, dumps, stream_events
-from proxy.gateway.validation import (
+from core import errors
+from core.chat import ChatRequest
+from proxy.http.responses import json_response
+from proxy.routes.answers import collect
+from proxy.routes.chat_request import (
     check_provider,
     parse_json_object,
     parse_max_tokens,
@@ -23,8 +20,10 @@ from proxy.gateway.validation import (
     parse_model,
     parse_temperature,
 )
-from proxy.middleware import REQUEST_ID, json_response
-from proxy.providers.base import ChatRequest
+from proxy.routes.client import admit
+from proxy.routes.client_auth import authenticate
+from proxy.routes.openai_format import ChunkStream, Completion
+from proxy.routes.sse import stream_call
 from proxy.state import PRICE_BOOK, PROVIDERS, SETTINGS
 
 APPLIED_FIELDS = frozenset(
@@ -43,19 +42,6 @@ APPLIED_FIELDS = frozenset(
 # Accepted and ignored: they change nothing about the answer or its price.
 IGNORED_FIELDS = frozenset({"user", "metadata", "store", "service_tier"})
 ROLE_ALIASES = {"developer": "system"}  # newer OpenAI clients send developer for system
-FINISH_REASONS = {
-    "end_turn": "stop",
-    "stop_sequence": "stop",
-    "max_tokens": "length",
-    "refusal": "content_filter",
-    "STOP": "stop",
-    "MAX_TOKENS": "length",
-    "SAFETY": "content_filter",
-    "RECITATION": "content_filter",
-    "BLOCKLIST": "content_filter",
-    "PROHIBITED_CONTENT": "content_filter",
-    "SPII": "content_filter",
-}
 
 
 def split_model(request: web.Request, value: object) -> tuple[str, str]:
@@ -130,97 +116,15 @@ def parse_request(request: web.Request, raw: bytes) -> tuple[ChatRequest, bool, 
     return chat, stream, bool(options.get("include_usage"))
 
 
-def finish_reason(call: Call) -> str:
-    raw = call.finish.finish_reason if call.finish else None
-    if raw in ("stop", "length", "content_filter", "tool_calls"):
-        return raw
-    return FINISH_REASONS.get(raw or "", "stop")
-
-
-def usage_json(call: Call) -> dict[str, Any]:
-    billed = call.billed
-    return {
-        "prompt_tokens": billed.total_input_tokens,
-        "completion_tokens": billed.output_tokens,
-        "total_tokens": billed.total_input_tokens + billed.output_tokens,
-        "prompt_tokens_details": {"cached_tokens": billed.cached_input_tokens},
-    }
-
-
-def gateway_json(call: Call) -> dict[str, Any]:
-    """Our additions, under one key OpenAI's clients ignore: the exact cost and the month."""
-    assert call.settled is not None
-    return {"usage": call.usage_json(), "month": call.settled.to_json()}
-
-
 async def chat_completions(request: web.Request) -> web.StreamResponse:
     policy = await authenticate(request)
     chat, stream, include_usage = parse_request(request, await request.read())
     call = await admit(request, policy, chat)
-    ident = f"chatcmpl-{request[REQUEST_ID]}"
-    created = int(time.time())
-    model = f"{chat.provider}/{chat.model}" if chat.provider != "openai" else chat.model
-    if not stream:
-        await run_complete(call)
-        message = {"role": "assistant", "content": call.text, "refusal": None}
-        return json_response(
-            {
-                "id": ident,
-                "object": "chat.completion",
-                "created": created,
-                "model": model,
-                "choices": [
-                    {
-                        "index": 0,
-                        "message": message,
-                        "logprobs": None,
-                        "finish_reason": finish_reason(call),
-                    }
-                ],
-                "usage": usage_json(call),
-                "system_fingerprint": None,
-                "kaixu": gateway_json(call),
-            }
-        )
-
-    def chunk(choices: list[dict[str, Any]], **extra: Any) -> Event:
-        body = {
-            "id": ident,
-            "object": "chat.completion.chunk",
-            "created": created,
-            "model": model,
-            "system_fingerprint": None,
-            "choices": choices,
-            **extra,
-        }
-        if include_usage:
-            body.setdefault("usage", None)  # as OpenAI: null on every chunk but the last
-        return (None, dumps(body))
-
-    def delta(content: dict[str, Any], finish: str | None = None) -> list[dict[str, Any]]:
-        return [{"index": 0, "delta": content, "logprobs": None, "finish_reason": finish}]
-
-    def opening() -> list[Event]:
-        return [chunk(delta({"role": "assistant", "content": ""}))]
-
-    def closing(error: errors.GatewayError | None) -> list[Event]:
-        if error is not None:  # what OpenAI sends mid-stream; its SDK raises APIError on it
-            body = {
-                "message": error.message,
-                "type": "upstream_error",
-                "code": "upstream_error",
-                "param": None,
-                "kaixu": gateway_json(call),
-            }
-            return [(None, dumps({"error": body}))]
-        events = [chunk(delta({}, finish_reason(call)))]
-        if include_usage:
-            events.append(chunk([], usage=usage_json(call), kaixu=gateway_json(call)))
-        return [*events, (None, "[DONE]")]
-
-    return await stream_events(
-        request, call, opening, lambda text: chunk(delta({"content": text})), closing
-    )
+    completion = Completion(chat, call.client.request_id)
+    if stream:
+        return await stream_call(request, call, ChunkStream(completion, include_usage))
+    text, result = await collect(call)
+    return json_response(completion.answer(text, result))
 
 
 async def list_models(request: web.Request) -> web.Response:

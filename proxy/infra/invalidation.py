@@ -9,17 +9,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
 
 import asyncpg
-from aiohttp import web
 
+from core.pricing import PriceTable
 from db.pool import DB_UNAVAILABLE_ERRORS
 from db.prices import fetch_prices, price_from_row
-from proxy.background import running
-from proxy.cache import KeyCache, PriceBook
-from proxy.pricing import PriceTable
-from proxy.state import DB_POOL, KEY_CACHE, PRICE_BOOK, SETTINGS
+from proxy.infra.cache import KeyCache, PriceBook
 
 log = logging.getLogger("kaixu.invalidation")
 
@@ -91,18 +87,3 @@ class Invalidator:
                     conn.terminate()
             log.warning("invalidation listener disconnected; reconnecting")
             await asyncio.sleep(RECONNECT_DELAY_S)
-
-
-async def invalidation_ctx(app: web.Application) -> AsyncIterator[None]:
-    """Starts after the pool: load prices, then keep caches in step with the database."""
-    pool = app[DB_POOL]
-    app[KEY_CACHE] = KeyCache()
-    app[PRICE_BOOK] = PriceBook()
-    await reload_prices(pool, app[PRICE_BOOK])
-    invalidator = Invalidator(
-        app[SETTINGS].database_url or "", pool, app[KEY_CACHE], app[PRICE_BOOK]
-    )
-    async with running(invalidator.run()):
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(invalidator.connected.wait(), 5)
-        yield

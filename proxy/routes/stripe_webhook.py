@@ -11,16 +11,16 @@ import asyncpg
 import stripe
 from aiohttp import web
 
+from core.errors import InvalidRequest
+from core.money import UC_PER_CENT, uc_to_cents
+from core.text import CUSTOMER_ID
 from db import audit as db_audit
 from db import customers as db_customers
 from db import stripe_events as db_stripe_events
 from db import topups as db_topups
-from proxy.admin.validation import CUSTOMER_ID
-from proxy.errors import InvalidRequest
-from proxy.middleware import json_response
-from proxy.money import UC_PER_CENT, uc_to_cents
+from proxy.http.responses import json_response
+from proxy.infra.stripe_client import not_configured
 from proxy.state import DB_POOL, SETTINGS
-from proxy.stripe_client import not_configured, stripe_ctx
 
 log = logging.getLogger("kaixu.stripe")
 
@@ -170,6 +170,4 @@ async def stripe_webhook(request: web.Request) -> web.Response:
 
 
 def add_routes(app: web.Application) -> None:
-    """The webhook route, and the Stripe API client's lifetime (Checkout, see stripe_client)."""
     app.router.add_post("/webhooks/stripe", stripe_webhook)
-    app.cleanup_ctx.append(stripe_ctx)

@@ -8,18 +8,17 @@ import re
 import time
 from collections.abc import Awaitable, Callable
 
-import orjson
 from aiohttp import web
 
+from core import errors
 from db.pool import DB_UNAVAILABLE_ERRORS
-from proxy import errors
-from proxy.state import METRICS
+from proxy.http.responses import error_response
+from proxy.state import METRICS, REQUEST_ID
 
 log = logging.getLogger("kaixu.http")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
-REQUEST_ID = web.RequestKey("request_id", str)
 _REQUEST_ID_OK = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 # aiohttp raises its own HTTP exceptions (unknown path, wrong method, body over the limit);
@@ -32,19 +31,6 @@ _HTTP_STATUS_TYPES = {
     405: "method_not_allowed",
     413: "payload_too_large",
 }
-
-
-def json_response(
-    body: object, status: int = 200, headers: dict[str, str] | None = None
-) -> web.Response:
-    return web.Response(
-        body=orjson.dumps(body), status=status, headers=headers, content_type="application/json"
-    )
-
-
-def error_response(error: errors.GatewayError, request_id: str) -> web.Response:
-    headers = {**error.headers(), "X-Request-Id": request_id}
-    return json_response(error.body(), status=error.status, headers=headers)
 
 
 def _from_http_exception(exc: web.HTTPException) -> errors.GatewayError:

@@ -1,0 +1,85 @@
+"""A call as one stream of typed events.
+
+Provider adapters yield the *upstream* events (text, tool-call fragments, usage, the end
+marker); the call (proxy.ledger.call) meters them and yields the *call* events that every route
+formatter renders: `Started` once the provider has accepted, the deltas, then exactly one of
+`Finished` or `Failed`, both carrying what was billed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from core.errors import GatewayError
+from core.month import MonthState
+from core.usage import Usage
+
+
+@dataclass(frozen=True, slots=True)
+class TextDelta:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallDelta:
+    """A fragment of one tool call: `id` and `name` arrive in a call's first fragment, then
+    argument text; `index` tells parallel calls apart."""
+
+    index: int
+    id: str | None
+    name: str | None
+    arguments: str
+
+
+@dataclass(frozen=True, slots=True)
+class UsageUpdate:
+    """Usage as known so far: cumulative, the last one wins."""
+
+    usage: Usage
+
+
+@dataclass(frozen=True, slots=True)
+class End:
+    """The provider's terminal marker (OpenAI [DONE], Anthropic message_stop, Gemini's
+    finishReason). A stream that ends without one failed, however cleanly it closed."""
+
+    finish_reason: str | None = None
+    model: str | None = None
+
+
+UpstreamEvent = TextDelta | ToolCallDelta | UsageUpdate | End
+
+
+@dataclass(frozen=True, slots=True)
+class CallResult:
+    """What a settled call produced and cost."""
+
+    finish_reason: str | None
+    upstream_model: str | None
+    usage: Usage
+    cost_uc: int
+    cost_source: str
+    month: MonthState
+
+
+@dataclass(frozen=True, slots=True)
+class Started:
+    """The provider accepted the call: a stream may start. `month` is as admitted."""
+
+    month: MonthState
+
+
+@dataclass(frozen=True, slots=True)
+class Finished:
+    result: CallResult
+
+
+@dataclass(frozen=True, slots=True)
+class Failed:
+    """The call failed after `Started`; what was consumed is billed in `result`."""
+
+    error: GatewayError
+    result: CallResult
+
+
+CallEvent = Started | TextDelta | ToolCallDelta | Finished | Failed

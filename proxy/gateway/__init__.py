@@ -1,1 +1,0 @@
-"""The client API (the hot path): authenticate, validate, admit, call the provider, settle."""

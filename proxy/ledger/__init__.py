@@ -1,0 +1,1 @@
+"""The ledger: admission before the upstream call, metering during it, settlement after it."""

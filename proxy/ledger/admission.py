@@ -1,0 +1,125 @@
+"""Admission: every check before the upstream call, and the cost reservation, in one round trip
+(batched with every admission waiting at the same moment)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from core import errors
+from core.chat import ChatRequest
+from core.money import estimate_tokens
+from core.month import MonthState
+from core.outcomes import AdmissionOutcome
+from core.policy import KeyPolicy
+from core.pricing import Price
+from core.usage import Usage
+from db.gateway import Admission
+from proxy.infra.cache import PriceBook
+from proxy.ledger.call import Call, Client
+from proxy.ledger.writers import Admitter, Settler
+from proxy.providers.base import Provider
+
+MESSAGE_OVERHEAD_TOKENS = 4  # role markers and separators each message costs
+
+CAP_MESSAGES = {
+    "customer": "This customer's monthly allowance (cap plus prepaid credit) is used up.",
+    "key": "This key's own monthly cap is used up.",
+    "gateway": "The gateway's monthly spending ceiling is reached; ask the operator.",
+}
+
+
+def estimate_input_tokens(chat: ChatRequest) -> int:
+    return sum(estimate_tokens(m.content) + MESSAGE_OVERHEAD_TOKENS for m in chat.messages)
+
+
+def check_allowed(policy: KeyPolicy, chat: ChatRequest) -> None:
+    if not policy.allows_provider(chat.provider):
+        raise errors.Forbidden(
+            f"Provider {chat.provider!r} is not allowed for this key.", type="provider_not_allowed"
+        )
+    if not policy.allows_model(chat.model):
+        raise errors.Forbidden(
+            f"Model {chat.model!r} is not allowed for this key.", type="model_not_allowed"
+        )
+
+
+def refusal(outcome: str, row: Mapping[str, Any], policy: KeyPolicy) -> errors.GatewayError:
+    """The contract's error for an admission that did not pass."""
+    if outcome == AdmissionOutcome.CAP_EXCEEDED:
+        month = MonthState.from_row(row).to_json()
+        return errors.CapExceeded(CAP_MESSAGES[row["limit_scope"]], month=month)
+    if outcome == AdmissionOutcome.RATE_LIMITED:
+        wait = max(1, math.ceil(row["retry_after_s"]))
+        scope = row["limit_scope"]
+        rpm = policy.rpm_limit if scope == "key" else policy.customer_rpm_limit
+        return errors.RateLimited(
+            f"Over this {scope}'s limit of {rpm} requests per minute; retry in {wait} s.",
+            retry_after_s=wait,
+        )
+    if outcome == AdmissionOutcome.DEVICE_LIMIT:
+        return errors.Forbidden(
+            f"All {policy.max_devices} device seats of this key are taken;"
+            " the operator can revoke an old device to free one.",
+            type="device_limit",
+        )
+    if outcome == AdmissionOutcome.DEVICE_REVOKED:
+        return errors.Forbidden("This device was revoked for this key.", type="device_revoked")
+    return errors.Unauthorized("This API key is revoked or its customer is inactive.")
+
+
+@dataclass(frozen=True, slots=True)
+class Gate:
+    """The hot path's entrance: turns an authenticated, parsed request into an admitted Call."""
+
+    admitter: Admitter
+    settler: Settler
+    prices: PriceBook
+    total_timeout_s: float
+
+    def price(self, chat: ChatRequest) -> Price:
+        price = self.prices.table.lookup(chat.provider, chat.model)
+        if price is None:
+            raise errors.ModelNotPriced(
+                f"No price is known for {chat.provider}/{chat.model}, so it cannot be billed."
+                " The operator can add one in the price table."
+            )
+        return price
+
+    async def admit(
+        self, policy: KeyPolicy, chat: ChatRequest, provider: Provider, client: Client
+    ) -> Call:
+        if client.install_id is None and policy.require_install:
+            raise errors.Forbidden(
+                "This key requires the X-Kaixu-Install-Id header.", type="install_id_required"
+            )
+        check_allowed(policy, chat)
+        price = self.price(chat)
+        input_estimate = estimate_input_tokens(chat)
+        reserve_uc = price.cost_uc(
+            Usage(input_tokens=input_estimate, output_tokens=chat.max_tokens)
+        )
+        row = await self.admitter.submit(
+            Admission(
+                key_id=policy.key_id,
+                estimate_uc=reserve_uc,
+                install_id=client.install_id,
+                user_agent=client.user_agent,
+            )
+        )
+        if row["outcome"] != AdmissionOutcome.OK:
+            raise refusal(row["outcome"], row, policy)
+        return Call(
+            settler=self.settler,
+            policy=policy,
+            chat=chat,
+            provider=provider,
+            price=price,
+            reservation_id=row["reservation_id"],
+            month=MonthState.from_row(row),
+            input_estimate=input_estimate,
+            client=client,
+            total_timeout_s=self.total_timeout_s,
+        )

@@ -1,0 +1,164 @@
+"""One admitted call's life after admission: the upstream events metered into call events, and
+the settlement, exactly once, however the call ends."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import aclosing
+from dataclasses import dataclass, field
+
+from core import errors
+from core.billing import Transcript, bill
+from core.chat import ChatRequest
+from core.events import (
+    CallEvent,
+    CallResult,
+    Failed,
+    Finished,
+    Started,
+    TextDelta,
+    ToolCallDelta,
+    UpstreamEvent,
+)
+from core.month import MonthState
+from core.outcomes import UsageStatus
+from core.policy import KeyPolicy
+from core.pricing import Price
+from core.text import clean_text
+from db.gateway import Settlement
+from proxy.ledger.writers import Settler
+from proxy.providers.base import Provider
+from proxy.providers.upstream_errors import upstream_timeout
+
+log = logging.getLogger("kaixu.calls")
+
+
+@dataclass(frozen=True, slots=True)
+class Client:
+    """Who is calling, beyond the key: the device and this request's id."""
+
+    install_id: str | None
+    user_agent: str | None
+    request_id: str
+
+
+@dataclass(slots=True)
+class Call:
+    """An admitted request: its reservation is held until `settle` runs, exactly once."""
+
+    settler: Settler
+    policy: KeyPolicy
+    chat: ChatRequest
+    provider: Provider
+    price: Price
+    reservation_id: int
+    month: MonthState  # as admitted
+    input_estimate: int
+    client: Client
+    total_timeout_s: float
+    started: float = field(default_factory=time.perf_counter)
+    transcript: Transcript = field(default_factory=Transcript)
+    result: CallResult | None = None
+    settling: bool = False  # settle() ran (its write may have failed: never twice)
+
+    async def events(self, *, stream: bool) -> AsyncIterator[CallEvent]:
+        """`Started` once the provider answered at all, the deltas, then `Finished` or
+        `Failed` (settled). A failure before `Started` is settled and raised, so the route
+        answers it as an ordinary error. However the consumer stops (client gone, cancelled),
+        the call is settled: as `aborted` if nothing else."""
+        deadline = asyncio.get_running_loop().time() + self.total_timeout_s
+        accepted = ended = False
+        try:
+            async with aclosing(self.provider.events(self.chat, stream=stream)) as upstream:
+                while True:
+                    try:
+                        async with asyncio.timeout_at(deadline):
+                            event: UpstreamEvent = await anext(upstream)
+                    except StopAsyncIteration:
+                        break
+                    if not accepted:
+                        accepted = True
+                        yield Started(self.month)
+                    self.transcript.observe(event)
+                    if isinstance(event, TextDelta | ToolCallDelta):
+                        yield event
+            if self.transcript.end is None:
+                raise errors.UpstreamError(
+                    f"{self.chat.provider} ended the stream before its end marker"
+                )
+            ended = True
+        except (TimeoutError, errors.GatewayError) as exc:
+            error = self._as_error(exc, accepted)
+            result = await self.settle(UsageStatus.ERROR, error)
+            if not accepted:
+                raise error from None
+            yield Failed(error, result)
+            return
+        finally:
+            if not ended and not self.settling:  # the consumer went away, or a bug broke it
+                await self.settle(UsageStatus.ABORTED)
+        yield Finished(await self.settle(UsageStatus.OK))
+
+    def _as_error(self, exc: Exception, accepted: bool) -> errors.GatewayError:
+        """The call's own deadline passing is a timeout like any other (a 504)."""
+        if isinstance(exc, errors.GatewayError):
+            return exc
+        return upstream_timeout(self.chat.provider, phase="finish" if accepted else "answer")
+
+    async def settle(
+        self, status: UsageStatus, error: errors.GatewayError | None = None
+    ) -> CallResult:
+        """Write the usage row and release the reservation, exactly once; the write goes on
+        even if this request is cancelled."""
+        if self.result is not None:
+            return self.result
+        self.settling = True
+        usage, source = bill(
+            self.transcript, status, error,
+            input_estimate=self.input_estimate, max_tokens=self.chat.max_tokens,
+        )  # fmt: skip
+        cost_uc = self.price.cost_uc(usage)
+        upstream_model = clean_text(self.transcript.upstream_model, 200)
+        settlement = Settlement(
+            reservation_id=self.reservation_id,
+            customer_id=self.policy.customer_id,
+            key_id=self.policy.key_id,
+            month=self.month.month,
+            install_id=self.client.install_id,
+            provider=self.chat.provider,
+            model=self.chat.model,
+            upstream_model=upstream_model,
+            input_tokens=usage.total_input_tokens,
+            cached_input_tokens=usage.cached_input_tokens,
+            cache_write_tokens=usage.cache_write_tokens,
+            output_tokens=usage.output_tokens,
+            cost_uc=cost_uc,
+            status=status.value,
+            cost_source=source.value,
+            latency_ms=int((time.perf_counter() - self.started) * 1000),
+            request_id=self.client.request_id,
+            error=clean_text(error.message, 500) if error else None,
+        )
+        try:
+            row = await self.settler.submit(settlement)
+        except Exception:
+            # The reservation expires unused; the log keeps the figures for reconciliation.
+            log.error(
+                "settle failed; usage not recorded",
+                extra={"request_id": self.client.request_id, "cost_uc": cost_uc,
+                       "reservation_id": self.reservation_id},
+            )  # fmt: skip
+            raise
+        end = self.transcript.end
+        self.result = CallResult(
+            finish_reason=end.finish_reason if end else None,
+            upstream_model=upstream_model,
+            usage=usage,
+            cost_uc=cost_uc,
+            cost_source=source.value,
+            month=MonthState.from_row(row),
+        )
+        return self.result

@@ -1,0 +1,79 @@
+"""Upstream failures translated into the gateway's errors, in this one place: aiohttp's client
+errors, providers' HTTP error bodies, and error events inside a started stream."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import Iterator
+
+import aiohttp
+import orjson
+
+from core import errors
+
+_KEY_LIKE = re.compile(r"\b(?:sk|sk-ant|AIza)[-_A-Za-z0-9*]{12,}")
+
+
+def redact(text: str, api_key: str) -> str:
+    """Provider messages may quote the key they were sent; never pass ours on."""
+    if api_key:
+        text = text.replace(api_key, "[redacted]")
+    return _KEY_LIKE.sub("[redacted]", text)
+
+
+def error_detail(raw: bytes) -> str:
+    """The type and message from any of the three providers' error bodies."""
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return raw[:300].decode("utf-8", "replace").strip() or "no detail"
+    error = body.get("error") if isinstance(body, dict) else None
+    if not isinstance(error, dict):
+        return str(body)[:300]
+    kind = error.get("type") or error.get("status") or error.get("code") or "error"
+    message = error.get("message") or ""
+    return f"{kind}: {message}"[:500]
+
+
+def http_error(provider: str, api_key: str, status: int, raw: bytes) -> errors.UpstreamError:
+    """The provider refused the request with an HTTP error status: nothing was generated."""
+    detail = redact(error_detail(raw), api_key)
+    return errors.UpstreamError(f"{provider} answered {status}: {detail}", rejected=True)
+
+
+def stream_error(provider: str, api_key: str, data: str) -> errors.UpstreamError:
+    """An error event inside a started (200) stream: output may already have been produced."""
+    detail = redact(error_detail(data.encode()), api_key)
+    return errors.UpstreamError(f"{provider} failed mid-stream: {detail}")
+
+
+def upstream_timeout(provider: str, *, phase: str) -> errors.UpstreamTimeout:
+    """Every timeout of an upstream call becomes the contract's 504 here. `phase`: `connect`
+    (the request never reached the provider: nothing to bill), `answer` (no byte came for too
+    long) or `finish` (the whole call outlived UPSTREAM_TOTAL_TIMEOUT_S after it started)."""
+    if phase == "connect":
+        return errors.UpstreamTimeout(f"could not connect to {provider} in time", rejected=True)
+    return errors.UpstreamTimeout(f"{provider} did not {phase} in time")
+
+
+@contextlib.contextmanager
+def translate_client_errors(provider: str) -> Iterator[None]:
+    """aiohttp's low-level failures become the contract's 502 / 504 in this one place."""
+    try:
+        yield
+    except aiohttp.ConnectionTimeoutError:
+        raise upstream_timeout(provider, phase="connect") from None
+    except aiohttp.ServerTimeoutError:  # no byte within UPSTREAM_READ_TIMEOUT_S
+        raise upstream_timeout(provider, phase="answer") from None
+    except aiohttp.ClientConnectorError:
+        # The request never reached the provider: nothing to bill.
+        raise errors.UpstreamError(f"could not connect to {provider}", rejected=True) from None
+    except (aiohttp.ClientPayloadError, aiohttp.ServerDisconnectedError):
+        raise errors.UpstreamError(f"{provider} closed the connection mid-answer") from None
+    except aiohttp.ClientError as exc:
+        raise errors.UpstreamError(f"{provider} request failed ({type(exc).__name__})") from None
+    except (AttributeError, KeyError, TypeError, ValueError):
+        # JSON of an unexpected shape (a string where an object belongs, …): the upstream's
+        # fault, reported as such rather than as our 500.
+        raise errors.UpstreamError(f"{provider} sent an answer of an unexpected shape") from None
