@@ -152,7 +152,7 @@ DECLARE
     v_gateway_used bigint;
     v_reservation bigint;
 BEGIN
-    SELECT * INTO v_books FROM kaixu_books(p_customer_id, p_key_id, p_month);
+    v_books := kaixu_books(p_customer_id, p_key_id, p_month);
     IF greatest(v_books.cap_uc - v_books.spent_uc, 0) + v_books.extra_uc
             - v_books.reserved_uc < p_estimate_uc THEN
         limit_scope := 'customer';
