@@ -1,4 +1,9 @@
-"""Schema migrations with yoyo, serialised across processes by a PostgreSQL advisory lock."""
+"""Schema migrations with yoyo, then the live SQL of db/sql/, serialised by an advisory lock.
+
+Versioned migrations (migrations/) change tables; the functions live in db/sql/, one file per
+area, and are re-created on every migrate, so a checkout's database always runs its code's
+functions (docs/sql.md).
+"""
 
 from __future__ import annotations
 
@@ -6,11 +11,16 @@ import logging
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+import psycopg
 from yoyo import get_backend, read_migrations
 
 log = logging.getLogger("kaixu.db")
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+SQL_DIR = Path(__file__).resolve().parent / "sql"
+# A fixed order: a file may use what the files before it define (SQL-language functions and
+# views are checked when created; PL/pgSQL bodies only when first run).
+SQL_FILES = ("ledger.sql", "limits.sql")
 # An advisory lock (unlike yoyo's lock table) is released by the server if the holder dies.
 _MIGRATION_LOCK_ID = 0x4B41495855  # "KAIXU"
 
@@ -25,8 +35,15 @@ def _backend(dsn: str):
     return get_backend(yoyo_url(dsn), migration_table="_yoyo_migration")
 
 
+def apply_live_sql(conn: psycopg.Connection) -> None:
+    """(Re-)create everything in db/sql/, in SQL_FILES order, in one transaction."""
+    with conn.transaction():
+        for name in SQL_FILES:
+            conn.execute((SQL_DIR / name).read_text(encoding="utf-8"))
+
+
 def migrate(dsn: str) -> list[str]:
-    """Apply every pending migration; return the ids applied (empty when up to date)."""
+    """Apply every pending migration, then the live SQL (always); return the ids applied."""
     backend = _backend(dsn)
     migrations = read_migrations(str(MIGRATIONS_DIR))
     try:
@@ -34,6 +51,9 @@ def migrate(dsn: str) -> list[str]:
         pending = backend.to_apply(migrations)
         backend.apply_migrations(pending)
         applied = [m.id for m in pending]
+        # Also when nothing was pending: a checkout with changed functions but no new migration
+        # must still get them.
+        apply_live_sql(backend.connection)
     finally:
         backend.execute("SELECT pg_advisory_unlock(:lock)", {"lock": _MIGRATION_LOCK_ID})
         backend.connection.close()
