@@ -8,6 +8,7 @@ WORKDIR /app
 COPY pyproject.toml constraints.txt ./
 COPY proxy ./proxy
 COPY db ./db
+COPY core ./core
 RUN pip install -c constraints.txt .
 COPY migrations ./migrations
 COPY admin-ui ./admin-ui
