@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
-from aiohttp import web
-
 from core.settings import Settings
 from proxy.providers.anthropic import AnthropicProvider
 from proxy.providers.base import Provider
 from proxy.providers.demo import DemoProvider
 from proxy.providers.gemini import GeminiProvider
 from proxy.providers.openai import OpenAIProvider
-from proxy.state import PROVIDERS, SETTINGS
 
 KNOWN_PROVIDERS = ("openai", "anthropic", "gemini", "demo")
 
@@ -39,12 +34,3 @@ def build_providers(settings: Settings) -> dict[str, Provider]:
     if settings.demo_enabled:
         providers["demo"] = DemoProvider()
     return providers
-
-
-async def providers_ctx(app: web.Application) -> AsyncIterator[None]:
-    app[PROVIDERS] = build_providers(app[SETTINGS])
-    try:
-        yield
-    finally:
-        for provider in app[PROVIDERS].values():
-            await provider.close()
