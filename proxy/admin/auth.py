@@ -102,7 +102,6 @@ async def require_admin(request: web.Request, handler: Handler) -> web.StreamRes
     summary="Sign in: a session token",
     body=strict_object({"password": STR}),
     ok={"token": STR, "expires_at": TIME},
-    errors=(429,),
 )
 async def login(request: web.Request) -> web.Response:
     body = await read_object(request, allowed={"password"})

@@ -21,8 +21,9 @@ from proxy.http.middleware import Handler
 # default is the most trusted role, so a route nobody thought about stays closed.
 Role = Literal["owner", "operator", "viewer"]
 
-# Every admin route may answer these (a bad value, no sign-in, an unknown id in the path).
-COMMON_ERRORS = (400, 401, 404)
+# Every admin route may answer these: a bad value, no sign-in, an unknown id in the path, and
+# (the password being checked on every route) too many wrong passwords from the address.
+COMMON_ERRORS = (400, 401, 404, 429)
 ERROR_DESCRIPTIONS = {
     400: "invalid_request",
     401: "unauthorized",
