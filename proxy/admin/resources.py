@@ -138,6 +138,15 @@ PRICE = Resource(
     ),
 )
 
+# Token counts and what they cost: of one request, and summed over many.
+TOKENS = (
+    Field("input_tokens", INT),
+    Field("cached_input_tokens", INT),
+    Field("cache_write_tokens", INT),
+    Field("output_tokens", INT),
+)
+TOTALS = (Field("requests", INT), *TOKENS, money("cost_cents", "cost_uc"))
+
 USAGE_EVENT = Resource(
     "UsageEvent",
     (
@@ -147,10 +156,7 @@ USAGE_EVENT = Resource(
         Field("install_id", nullable_schema(STR)),
         Field("provider", STR),
         Field("model", STR),
-        Field("input_tokens", INT),
-        Field("cached_input_tokens", INT),
-        Field("cache_write_tokens", INT),
-        Field("output_tokens", INT),
+        *TOKENS,
         money("cost_cents", "cost_uc"),
         Field("status", enum("ok", "error", "aborted")),
         Field("cost_source", enum("reported", "estimated", "none")),
@@ -188,12 +194,7 @@ USAGE = Resource(
         money("extra_cents", "extra_uc"),
         money("spent_cents", "spent_uc"),
         money("reserved_cents", "reserved_uc"),
-        Field("requests", INT),
-        Field("input_tokens", INT),
-        Field("cached_input_tokens", INT),
-        Field("cache_write_tokens", INT),
-        Field("output_tokens", INT),
-        money("cost_cents", "cost_uc"),
+        *TOTALS,
         nested("events", USAGE_EVENT, many=True),
         Field("next_cursor", nullable_schema(INT)),
         nested("by_day", USAGE_DAY, many=True),
@@ -225,12 +226,7 @@ INVOICE_LINE = Resource(
     (
         Field("provider", STR),
         Field("model", STR),
-        Field("requests", INT),
-        Field("input_tokens", INT),
-        Field("cached_input_tokens", INT),
-        Field("cache_write_tokens", INT),
-        Field("output_tokens", INT),
-        money("cost_cents", "cost_uc"),
+        *TOTALS,
     ),
 )
 INVOICE_TOPUP = Resource(
