@@ -18,17 +18,19 @@ from proxy.state import ADMIN_ACTOR, DB_POOL
 
 routes = Api()
 
+REQUIRED = ("amount_cents",)
+
 
 @routes.post(
     "/customers/{cid}/topups",
     summary="Add credit by hand",
-    body=TOPUP.input_schema(required=("amount_cents",)),
+    body=TOPUP.input_schema(required=REQUIRED),
     ok={"topup": TOPUP, "extra_cents": CENTS},
     status=201,
 )
 async def create_topup(request: web.Request) -> web.Response:
     cid = path_id(request, "cid", "customer")
-    values = TOPUP.parse(await read_object(request), required=("amount_cents",))
+    values = TOPUP.parse(await read_object(request), required=REQUIRED)
     amount_uc = values["amount_uc"]
     if amount_uc <= 0:
         raise invalid("amount_cents", "must be more than zero")
