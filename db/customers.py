@@ -6,7 +6,8 @@ from typing import Any
 
 import asyncpg
 
-# Columns an operator sets; the order is the $n order of INSERT_CUSTOMER and UPDATE_CUSTOMER.
+# Columns an operator sets (proxy.admin.resources.CUSTOMER's writable fields but the id; a test
+# holds them equal); INSERT_CUSTOMER and UPDATE_CUSTOMER are written from this list.
 EDITABLE_COLUMNS = (
     "name",
     "plan",
@@ -29,17 +30,16 @@ CUSTOMER_EXISTS = "SELECT EXISTS (SELECT 1 FROM customers WHERE id = $1)"
 # Only this row, and only for the read-modify-write of a PATCH: no lock-order risk with the
 # hot path, which takes customer_months before customers.
 LOCK_CUSTOMER = f"SELECT {', '.join(EDITABLE_COLUMNS)} FROM customers WHERE id = $1 FOR UPDATE"
-INSERT_CUSTOMER = """
-INSERT INTO customers (id, name, plan, monthly_cap_uc, rpm_limit, allowed_providers,
-                       allowed_models, active)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+INSERT_CUSTOMER = f"""
+INSERT INTO customers (id, {", ".join(EDITABLE_COLUMNS)})
+VALUES ($1, {", ".join(f"${n}" for n in range(2, len(EDITABLE_COLUMNS) + 2))})
 ON CONFLICT (id) DO NOTHING
 RETURNING id
 """
-UPDATE_CUSTOMER = """
+UPDATE_CUSTOMER = f"""
 UPDATE customers
-SET name = $2, plan = $3, monthly_cap_uc = $4, rpm_limit = $5, allowed_providers = $6,
-    allowed_models = $7, active = $8, updated_at = now()
+SET {", ".join(f"{column} = ${n}" for n, column in enumerate(EDITABLE_COLUMNS, start=2))},
+    updated_at = now()
 WHERE id = $1
 """
 NOTIFY_CUSTOMER = "SELECT pg_notify('kaixu_invalidate', 'customer:' || $1)"

@@ -11,7 +11,8 @@ import asyncpg
 
 from core.apikeys import NewKey
 
-# Columns an operator sets; the order is the $n order of INSERT_KEY and UPDATE_KEY.
+# Columns an operator sets (proxy.admin.resources.KEY's writable fields; a test holds them
+# equal); INSERT_KEY and UPDATE_KEY are written from this list.
 EDITABLE_COLUMNS = (
     "label",
     "cap_uc",
@@ -33,16 +34,17 @@ SELECT_KEY = f"SELECT {KEY_COLUMNS} FROM api_keys WHERE id = $1"
 # NO KEY UPDATE, not UPDATE: the hot path's foreign-key checks (FOR KEY SHARE on this row, when
 # it writes usage rows) are never blocked by an operator editing the key.
 LOCK_KEY = f"SELECT {KEY_COLUMNS} FROM api_keys WHERE id = $1 FOR NO KEY UPDATE"
+# The columns a new key gets besides the editable ones, in the $n order of insert_key.
+NEW_KEY_COLUMNS = ("id", "customer_id", "kind", "secret_hash", "last4", "rotated_from")
+INSERT_COLUMNS = (*NEW_KEY_COLUMNS, *EDITABLE_COLUMNS)
 INSERT_KEY = f"""
-INSERT INTO api_keys (id, customer_id, kind, secret_hash, last4, rotated_from, label, cap_uc,
-                      rpm_limit, max_devices, require_install, allowed_providers, allowed_models)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+INSERT INTO api_keys ({", ".join(INSERT_COLUMNS)})
+VALUES ({", ".join(f"${n}" for n in range(1, len(INSERT_COLUMNS) + 1))})
 RETURNING {KEY_COLUMNS}
 """
 UPDATE_KEY = f"""
 UPDATE api_keys
-SET label = $2, cap_uc = $3, rpm_limit = $4, max_devices = $5, require_install = $6,
-    allowed_providers = $7, allowed_models = $8
+SET {", ".join(f"{column} = ${n}" for n, column in enumerate(EDITABLE_COLUMNS, start=2))}
 WHERE id = $1
 RETURNING {KEY_COLUMNS}
 """

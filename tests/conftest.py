@@ -1,4 +1,9 @@
-"""Test fixtures: one embedded PostgreSQL per session, a fresh database per test, the real app."""
+"""Test fixtures: one embedded PostgreSQL per session, a fresh database per test, the real app.
+
+Every app a test serves through `aiohttp_client` (so `client`, `gateway` and the apps tests build
+with create_app) has each /admin/api/ answer checked against the OpenAPI document's schema for
+its route, method and status; a mismatch fails the test at teardown.
+"""
 
 from __future__ import annotations
 
@@ -8,18 +13,26 @@ import os
 import shutil
 import socket
 import tempfile
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import asyncpg
+import orjson
 import psycopg
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestClient
+from jsonschema import Draft202012Validator
 from psycopg import sql
+from referencing import Registry
+from referencing import Resource as SchemaResource
+from referencing.jsonschema import DRAFT202012
 
 from core.settings import Settings
 from db.embedded import EmbeddedPostgres, create_database
 from db.migrate import migrate
+from proxy import admin
 from proxy.app import create_app
 from tests.fakes import FakeUpstream
 
@@ -59,6 +72,131 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         db_pool_min=1,
         db_pool_max=5,
     )
+
+
+ADMIN_PREFIX = "/admin/api"
+DOCUMENT_URI = "urn:kaixu:admin-openapi"
+_JSON = "application~1json"  # the media type as a JSON-pointer segment
+
+
+class AdminAnswers:
+    """Checks admin API answers against the schemas of the OpenAPI document the app serves."""
+
+    def __init__(self, document: dict[str, Any]) -> None:
+        self.paths = document["paths"]
+        resource = SchemaResource.from_contents(document, default_specification=DRAFT202012)
+        self.registry = Registry().with_resource(DOCUMENT_URI, resource)
+        self.validators: dict[str, Draft202012Validator] = {}
+        self.checked = 0
+
+    def _validator(self, pointer: str) -> Draft202012Validator:
+        if pointer not in self.validators:
+            self.validators[pointer] = Draft202012Validator(
+                {"$ref": f"{DOCUMENT_URI}#{pointer}"},
+                registry=self.registry,
+                format_checker=Draft202012Validator.FORMAT_CHECKER,
+            )
+        return self.validators[pointer]
+
+    def problems(
+        self, method: str, path: str | None, status: int, content_type: str, body: bytes
+    ) -> list[str]:
+        """What is wrong with one answer; `path` is the route as documented (None: no route)."""
+        self.checked += 1
+        operation = (self.paths.get(path) or {}).get(method.lower()) if path else None
+        media = content_type
+        if operation is None:
+            if status < 400:  # an error of an unknown path or method is still an Error
+                return [f"{method} {path}: no such operation in the document"]
+            pointer = "/components/schemas/Error"
+            media = "application/json"
+        else:
+            documented = operation["responses"].get(str(status))
+            if documented is None:
+                return [f"{method} {path}: status {status} is not documented"]
+            if content_type not in documented["content"]:
+                return [f"{method} {path} {status}: {content_type} is not documented"]
+            escaped = path.replace("~", "~0").replace("/", "~1")
+            pointer = f"/paths/{escaped}/{method.lower()}/responses/{status}/content/{_JSON}/schema"
+        if content_type != media:
+            return [f"{method} {path} {status}: {content_type}, not {media}"]
+        if media != "application/json":
+            return []
+        try:
+            instance = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            return [f"{method} {path} {status}: the body is not JSON"]
+        errors = sorted(self._validator(pointer).iter_errors(instance), key=str)
+        return [
+            f"{method} {path} {status}: {'/'.join(map(str, e.absolute_path))}: {e.message}"
+            for e in errors
+        ]
+
+    def watch(self, app: web.Application, mismatches: list[str]) -> None:
+        """Check every admin answer `app` sends; add what does not match to `mismatches`."""
+
+        async def check(request: web.Request, response: web.StreamResponse) -> None:
+            if not request.path.startswith(f"{ADMIN_PREFIX}/") or request.method == "HEAD":
+                return
+            if not isinstance(response, web.Response) or not isinstance(response.body, bytes):
+                return  # a streamed CSV download: its media type is checked by the route tests
+            match = request.match_info
+            route = None if match.http_exception else match.route.resource
+            path = route.canonical.removeprefix(ADMIN_PREFIX) if route else None
+            mismatches.extend(
+                self.problems(
+                    request.method, path, response.status, response.content_type, response.body
+                )
+            )
+
+        app.on_response_prepare.append(check)
+
+
+ANSWERS = pytest.StashKey[AdminAnswers]()
+
+
+@pytest.fixture(scope="session")
+def admin_answers(pytestconfig: pytest.Config) -> AdminAnswers:
+    pytestconfig.stash[ANSWERS] = answers = AdminAnswers(admin.document())
+    return answers
+
+
+@pytest.fixture
+def admin_answer_mismatches() -> list[str]:
+    """This test's admin answers that do not match the document (tests of the check read it)."""
+    return []
+
+
+def fail_on_mismatches(mismatches: list[str]) -> None:
+    if mismatches:
+        pytest.fail(
+            "admin API answers that do not match the OpenAPI document:\n" + "\n".join(mismatches)
+        )
+
+
+@pytest.fixture
+async def aiohttp_client(
+    aiohttp_client: Callable[..., Awaitable[TestClient]],
+    admin_answers: AdminAnswers,
+    admin_answer_mismatches: list[str],
+) -> AsyncIterator[Callable[..., Awaitable[TestClient]]]:
+    """pytest-aiohttp's factory, with each app it serves watched by `admin_answers`."""
+
+    async def serve(app: Any, *args: Any, **kwargs: Any) -> TestClient:
+        if isinstance(app, web.Application):
+            admin_answers.watch(app, admin_answer_mismatches)
+        return await aiohttp_client(app, *args, **kwargs)
+
+    yield serve
+    fail_on_mismatches(admin_answer_mismatches)
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    answers = config.stash.get(ANSWERS, None)
+    if answers is not None:
+        terminalreporter.write_line(
+            f"admin API answers checked against the OpenAPI document: {answers.checked}"
+        )
 
 
 @pytest.fixture

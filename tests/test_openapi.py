@@ -1,10 +1,13 @@
-"""The admin API's OpenAPI document is valid and matches the routes exactly."""
+"""The admin API's OpenAPI document is valid and matches the routes exactly.
+
+(tests/conftest.py checks every admin answer of the suite against this same document.)"""
 
 from __future__ import annotations
 
 from openapi_spec_validator import validate
 
 from core.settings import Settings
+from proxy import admin
 from proxy.admin import create_admin_app
 from tests.conftest import ADMIN_HEADERS
 
@@ -41,3 +44,14 @@ async def test_every_route_is_documented_and_nothing_else(client) -> None:
     routes = {(method, path.replace("{iid:\\d+}", "{iid}")) for method, path in registered_routes()}
     assert routes - documented == set(), "routes missing from the document"
     assert documented - routes == set(), "documented routes that do not exist"
+
+
+async def test_the_served_document_is_the_one_answers_are_checked_against(client) -> None:
+    response = await client.get("/admin/api/openapi.json", headers=ADMIN_HEADERS)
+    assert await response.json() == admin.document()
+
+
+def test_every_operation_declares_a_role() -> None:
+    operations = [op for api in admin.route_tables() for op in api.operations]
+    assert len(operations) == len(registered_routes())
+    assert {op.role for op in operations} <= {"owner", "operator", "viewer"}

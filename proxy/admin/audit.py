@@ -8,12 +8,14 @@ import asyncpg
 from aiohttp import web
 
 from db import audit as db_audit
-from proxy.admin.render import iso
+from proxy.admin.fields import INT, STR, array, nullable_schema
+from proxy.admin.resources import AUDIT_ENTRY
+from proxy.admin.routing import Api
 from proxy.admin.validation import query_int
 from proxy.http.responses import json_response
 from proxy.state import ADMIN_ACTOR, DB_POOL
 
-routes = web.RouteTableDef()
+routes = Api()
 
 
 async def record(
@@ -40,21 +42,12 @@ async def record(
     )
 
 
-def render_entry(row: asyncpg.Record) -> dict[str, Any]:
-    return {
-        "id": row["id"],
-        "at": iso(row["at"]),
-        "actor": row["actor"],
-        "address": row["address"],
-        "action": row["action"],
-        "customer_id": row["customer_id"],
-        "target": row["target"],
-        "before": row["before"],
-        "after": row["after"],
-    }
-
-
-@routes.get("/audit")
+@routes.get(
+    "/audit",
+    summary="Who did what, newest first",
+    ok={"entries": array(AUDIT_ENTRY), "next_cursor": nullable_schema(INT)},
+    query={"customer_id": STR, "limit": INT, "cursor": INT},
+)
 async def list_audit(request: web.Request) -> web.Response:
     """Newest first; `customer_id` filters, `cursor` (the last id seen) pages."""
     customer_id = request.query.get("customer_id") or None
@@ -62,6 +55,6 @@ async def list_audit(request: web.Request) -> web.Response:
     limit = query_int(request, "limit", lo=1, hi=500) or 100
     async with request.config_dict[DB_POOL].acquire() as conn:
         rows = await db_audit.audit_entries(conn, customer_id, cursor, limit + 1)
-    entries = [render_entry(row) for row in rows[:limit]]
+    entries = AUDIT_ENTRY.render_all(rows[:limit])
     next_cursor = entries[-1]["id"] if len(rows) > limit else None
     return json_response({"entries": entries, "next_cursor": next_cursor})

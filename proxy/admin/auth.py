@@ -15,7 +15,8 @@ from core.errors import InvalidRequest, RateLimited, Unauthorized
 from core.settings import Settings
 from db import admin_auth
 from proxy.admin import tokens
-from proxy.admin.render import iso_from_unix
+from proxy.admin.fields import STR, TIME, iso_from_unix, strict_object
+from proxy.admin.routing import Api
 from proxy.admin.validation import read_object
 from proxy.http.middleware import Handler
 from proxy.http.responses import json_response
@@ -27,7 +28,7 @@ MAX_FAILURES = 10
 WINDOW_S = 15 * 60
 LOGIN_ROUTE = "admin-login"
 
-routes = web.RouteTableDef()
+routes = Api()
 
 
 def _password_matches(settings: Settings, password: str) -> bool:
@@ -95,7 +96,13 @@ async def require_admin(request: web.Request, handler: Handler) -> web.StreamRes
     return await handler(request)
 
 
-@routes.post("/login", name=LOGIN_ROUTE)
+@routes.post(
+    "/login",
+    name=LOGIN_ROUTE,
+    summary="Sign in: a session token",
+    body=strict_object({"password": STR}),
+    ok={"token": STR, "expires_at": TIME},
+)
 async def login(request: web.Request) -> web.Response:
     body = await read_object(request, allowed={"password"})
     password = body.get("password")

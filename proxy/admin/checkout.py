@@ -10,7 +10,9 @@ from aiohttp import web
 from core.money import UC_PER_CENT
 from db import audit as db_audit
 from db import customers as db_customers
+from proxy.admin.fields import INT, STR, strict_object
 from proxy.admin.keys import no_customer
+from proxy.admin.routing import Api
 from proxy.admin.validation import cents, invalid, path_id, read_object
 from proxy.http.responses import json_response
 from proxy.infra.stripe_client import not_configured
@@ -18,7 +20,7 @@ from proxy.state import ADMIN_ACTOR, DB_POOL, SETTINGS, STRIPE_CHECKOUT
 
 log = logging.getLogger("kaixu.stripe")
 
-routes = web.RouteTableDef()
+routes = Api()
 
 MIN_CENTS = 50  # Stripe's smallest USD charge
 MAX_CENTS = 1_000_000  # $10,000: a bound on one payment an operator starts
@@ -36,7 +38,13 @@ def amount_cents(body: dict[str, Any]) -> int:
     return whole
 
 
-@routes.post("/customers/{cid}/checkout")
+@routes.post(
+    "/customers/{cid}/checkout",
+    summary="A Stripe Checkout Session for a top-up",
+    body=strict_object({"amount_cents": INT}),
+    ok={"url": STR, "session_id": STR},
+    errors=(409, 502),
+)
 async def create_checkout(request: web.Request) -> web.Response:
     """A Checkout Session whose payment the webhook credits; the caller opens its URL."""
     cid = path_id(request, "cid", "customer")

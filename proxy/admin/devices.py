@@ -7,16 +7,24 @@ from aiohttp import web
 from core.errors import NotFound
 from db import customers as db_customers
 from db import devices as db_devices
-from proxy.admin import audit, render
+from proxy.admin import audit
+from proxy.admin.fields import STR, array
 from proxy.admin.keys import no_customer
+from proxy.admin.resources import DEVICE
+from proxy.admin.routing import Api
 from proxy.admin.validation import path_id
 from proxy.http.responses import json_response
 from proxy.state import DB_POOL
 
-routes = web.RouteTableDef()
+routes = Api()
 
 
-@routes.get("/customers/{cid}/devices")
+@routes.get(
+    "/customers/{cid}/devices",
+    summary="Devices seen per key",
+    ok={"devices": array(DEVICE)},
+    query={"key_id": STR},
+)
 async def list_devices(request: web.Request) -> web.Response:
     cid = path_id(request, "cid", "customer")
     key_id = request.query.get("key_id") or None
@@ -24,10 +32,14 @@ async def list_devices(request: web.Request) -> web.Response:
         if not await db_customers.customer_exists(conn, cid):
             raise no_customer(cid)
         rows = await db_devices.customer_devices(conn, cid, key_id)
-    return json_response({"devices": [render.device(row) for row in rows]})
+    return json_response({"devices": DEVICE.render_all(rows)})
 
 
-@routes.post("/devices/{did}/revoke")
+@routes.post(
+    "/devices/{did}/revoke",
+    summary="Block an install id on its key (frees its seat)",
+    ok={"device": DEVICE},
+)
 async def revoke_device(request: web.Request) -> web.Response:
     raw = request.match_info["did"]
     if not raw.isascii() or not raw.isdigit() or len(raw) > 18:
@@ -38,6 +50,6 @@ async def revoke_device(request: web.Request) -> web.Response:
             raise NotFound("No such device.")
         await audit.record(
             conn, request, "device.revoke", customer_id=row["customer_id"], target=raw,
-            after=render.device(row),
+            after=DEVICE.render(row),
         )  # fmt: skip
-    return json_response({"device": render.device(row)})
+    return json_response({"device": DEVICE.render(row)})

@@ -8,7 +8,9 @@ from aiohttp import web
 
 from db import customers as db_customers
 from db import exports as db_exports
+from proxy.admin.fields import MONTH, STR
 from proxy.admin.keys import no_customer
+from proxy.admin.routing import Api
 from proxy.admin.usage import parse_month
 from proxy.admin.validation import CUSTOMER_ID, invalid
 from proxy.http.csv_stream import (
@@ -23,7 +25,7 @@ from proxy.http.csv_stream import (
 )
 from proxy.state import DB_POOL
 
-routes = web.RouteTableDef()
+routes = Api()
 
 # Rows per fetch from the cursor and per write to the client: memory holds one batch (about
 # 3 MB of Python objects for usage rows; all 100,000 rows at once would be about 90 MB).
@@ -88,7 +90,12 @@ def _filename(*parts: str | None) -> str:
     return "-".join(part for part in parts if part) + ".csv"
 
 
-@routes.get("/exports/usage.csv")
+@routes.get(
+    "/exports/usage.csv",
+    summary="Usage rows as CSV (streamed)",
+    csv=True,
+    query={"customer_id": STR, "month": MONTH},
+)
 async def export_usage(request: web.Request) -> web.StreamResponse:
     cid = _customer_filter(request)
     month = _month_filter(request)
@@ -101,14 +108,16 @@ async def export_usage(request: web.Request) -> web.StreamResponse:
         return await stream_csv(request, filename, USAGE_COLUMNS, rows)
 
 
-@routes.get("/exports/customers.csv")
+@routes.get("/exports/customers.csv", summary="Customers as CSV", csv=True)
 async def export_customers(request: web.Request) -> web.StreamResponse:
     async with request.config_dict[DB_POOL].acquire() as conn, conn.transaction(readonly=True):
         rows = db_exports.customer_rows(conn, size=BATCH_ROWS)
         return await stream_csv(request, "customers.csv", CUSTOMER_COLUMNS, rows)
 
 
-@routes.get("/exports/invoices.csv")
+@routes.get(
+    "/exports/invoices.csv", summary="Invoice snapshots as CSV", csv=True, query={"month": MONTH}
+)
 async def export_invoices(request: web.Request) -> web.StreamResponse:
     month = _month_filter(request)
     filename = _filename("invoices", month and month.strftime("%Y-%m"))

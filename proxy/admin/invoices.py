@@ -13,12 +13,14 @@ import orjson
 from aiohttp import web
 
 from core.errors import Conflict, NotFound
-from core.money import UC_PER_CENT, uc_to_cents
+from core.money import UC_PER_CENT
 from db import customers as db_customers
 from db import invoices as db_invoices
 from proxy.admin import audit
+from proxy.admin.fields import MONTH, array, strict_object
 from proxy.admin.keys import no_customer
-from proxy.admin.render import iso
+from proxy.admin.resources import INVOICE, INVOICE_SUMMARY, SNAPSHOT_FIELDS
+from proxy.admin.routing import Api
 from proxy.admin.usage import parse_month
 from proxy.admin.validation import invalid, path_id, read_object
 from proxy.http.csv_stream import Column, cents_cell, csv_response, int_cell, text_cell
@@ -27,7 +29,7 @@ from proxy.state import DB_POOL
 
 log = logging.getLogger("kaixu.invoices")
 
-routes = web.RouteTableDef()
+routes = Api()
 
 MAX_INVOICE_ID = 2**63 - 1
 
@@ -83,44 +85,8 @@ def build_snapshot(
     topups: list[asyncpg.Record],
 ) -> dict[str, Any]:
     """The frozen invoice: every figure from one database snapshot, money in cents."""
-    return {
-        "customer": {"id": figures["id"], "name": figures["name"], "plan": figures["plan"]},
-        "month": month.strftime("%Y-%m"),
-        "version": figures["version"],
-        "created_at": iso(figures["created_at"]),
-        "cap_cents": uc_to_cents(figures["monthly_cap_uc"]),
-        "line_items": [
-            {
-                "provider": row["provider"],
-                "model": row["model"],
-                "requests": row["requests"],
-                "input_tokens": row["input_tokens"],
-                "cached_input_tokens": row["cached_input_tokens"],
-                "cache_write_tokens": row["cache_write_tokens"],
-                "output_tokens": row["output_tokens"],
-                "cost_cents": uc_to_cents(row["cost_uc"]),
-            }
-            for row in items
-        ],
-        "usage_total_cents": uc_to_cents(figures["usage_uc"]),
-        "credit_used_cents": uc_to_cents(figures["credit_used_uc"]),
-        "credit_added_cents": uc_to_cents(figures["credit_added_uc"]),
-        "topups": [
-            {
-                "id": row["id"],
-                "created_at": iso(row["created_at"]),
-                "amount_cents": uc_to_cents(row["amount_uc"]),
-                "source": row["source"],
-                "note": row["note"],
-            }
-            for row in topups
-        ],
-        "extra_cents": uc_to_cents(figures["extra_uc"]),
-        # What the customer consumed that month, whether the cap or the credit paid for it.
-        "total_cents": uc_to_cents(figures["usage_uc"]),
-        # The running counter the limits use; it and the usage rows are written together.
-        "counters_spent_cents": uc_to_cents(figures["spent_uc"]),
-    }
+    row = {**figures, "customer": figures, "month": month, "line_items": items, "topups": topups}
+    return INVOICE.render(row, fields=SNAPSHOT_FIELDS)
 
 
 async def _freeze(
@@ -159,7 +125,13 @@ async def _freeze(
     return {"id": invoice_id, "customer_id": cid, **snapshot}
 
 
-@routes.post("/customers/{cid}/invoices")
+@routes.post(
+    "/customers/{cid}/invoices",
+    summary="Freeze an invoice snapshot of a month",
+    body=strict_object({"month": MONTH}),
+    ok={"invoice": INVOICE},
+    status=201,
+)
 async def create_invoice(request: web.Request) -> web.Response:
     cid = path_id(request, "cid", "customer")
     month = _invoice_month(await read_object(request, allowed={"month"}))
@@ -173,18 +145,11 @@ async def create_invoice(request: web.Request) -> web.Response:
     return json_response({"invoice": invoice}, status=201)
 
 
-def summary_json(row: asyncpg.Record) -> dict[str, Any]:
-    return {
-        "id": row["id"],
-        "customer_id": row["customer_id"],
-        "month": row["month"].strftime("%Y-%m"),
-        "version": row["version"],
-        "total_cents": uc_to_cents(row["total_uc"]),
-        "created_at": iso(row["created_at"]),
-    }
-
-
-@routes.get("/customers/{cid}/invoices")
+@routes.get(
+    "/customers/{cid}/invoices",
+    summary="Invoice snapshots",
+    ok={"invoices": array(INVOICE_SUMMARY)},
+)
 async def list_invoices(request: web.Request) -> web.Response:
     cid = path_id(request, "cid", "customer")
     async with request.config_dict[DB_POOL].acquire() as conn:
@@ -192,7 +157,7 @@ async def list_invoices(request: web.Request) -> web.Response:
         rows = await db_invoices.customer_invoices(conn, cid) if exists else []
     if not exists:
         raise no_customer(cid)
-    return json_response({"invoices": [summary_json(row) for row in rows]})
+    return json_response({"invoices": INVOICE_SUMMARY.render_all(rows)})
 
 
 async def _stored(request: web.Request) -> asyncpg.Record:
@@ -204,7 +169,7 @@ async def _stored(request: web.Request) -> asyncpg.Record:
     return row
 
 
-@routes.get(r"/invoices/{iid:\d+}")
+@routes.get(r"/invoices/{iid:\d+}", summary="An invoice snapshot", ok={"invoice": INVOICE})
 async def get_invoice(request: web.Request) -> web.Response:
     row = await _stored(request)
     snapshot = orjson.loads(row["snapshot"])
@@ -240,7 +205,7 @@ def csv_rows(snapshot: dict[str, Any]) -> list[tuple[Any, ...]]:
     return rows
 
 
-@routes.get(r"/invoices/{iid:\d+}.csv")
+@routes.get(r"/invoices/{iid:\d+}.csv", summary="An invoice snapshot as CSV", csv=True)
 async def get_invoice_csv(request: web.Request) -> web.Response:
     row = await _stored(request)
     snapshot = json.loads(row["snapshot"], parse_float=Decimal)

@@ -2,40 +2,24 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import asyncpg
 from aiohttp import web
 
 from core.apikeys import NewKey, generate_key
 from core.errors import Conflict, InternalError, NotFound
 from db import customers as db_customers
 from db import keys as db_keys
-from proxy.admin import audit, render
-from proxy.admin.validation import (
-    FieldSpec,
-    boolean,
-    cents,
-    models,
-    nullable,
-    parse_fields,
-    path_id,
-    positive_int,
-    providers,
-    read_object,
-    text,
-)
+from proxy.admin import audit
+from proxy.admin.fields import STR, array
+from proxy.admin.resources import KEY
+from proxy.admin.routing import Api
+from proxy.admin.validation import path_id, read_object
 from proxy.http.responses import json_response
 from proxy.state import DB_POOL, SETTINGS
 
-routes = web.RouteTableDef()
-
-FIELDS: FieldSpec = {
-    "label": ("label", text(200)),
-    "cap_cents": ("cap_uc", nullable(cents)),
-    "rpm_limit": ("rpm_limit", nullable(positive_int)),
-    "max_devices": ("max_devices", nullable(positive_int)),
-    "require_install": ("require_install", boolean),
-    "allowed_providers": ("allowed_providers", nullable(providers)),
-    "allowed_models": ("allowed_models", nullable(models)),
-}
+routes = Api()
 
 
 def new_key(request: web.Request) -> NewKey:
@@ -57,7 +41,12 @@ def _revoked(kid: str) -> Conflict:
     return Conflict(f"Key {kid!r} is revoked; create or rotate to a new key instead.")
 
 
-@routes.get("/customers/{cid}/keys")
+def with_plaintext(row: asyncpg.Record, key: NewKey) -> dict[str, Any]:
+    """The key as created: the only answer that ever carries its plaintext."""
+    return {**KEY.render(row), "key": key.plaintext}
+
+
+@routes.get("/customers/{cid}/keys", summary="List a customer's keys", ok={"keys": array(KEY)})
 async def list_keys(request: web.Request) -> web.Response:
     cid = path_id(request, "cid", "customer")
     async with request.config_dict[DB_POOL].acquire() as conn:
@@ -65,13 +54,19 @@ async def list_keys(request: web.Request) -> web.Response:
         rows = await db_keys.customer_keys(conn, cid) if exists else []
     if not exists:
         raise no_customer(cid)
-    return json_response({"keys": [render.key(row) for row in rows]})
+    return json_response({"keys": KEY.render_all(rows)})
 
 
-@routes.post("/customers/{cid}/keys")
+@routes.post(
+    "/customers/{cid}/keys",
+    summary="Create a sub-key (shown once)",
+    body=KEY.input_schema(),
+    ok={"key": KEY},
+    status=201,
+)
 async def create_key(request: web.Request) -> web.Response:
     cid = path_id(request, "cid", "customer")
-    values = parse_fields(await read_object(request, allowed=FIELDS, empty_ok=True), FIELDS)
+    values = KEY.parse(await read_object(request, empty_ok=True))
     key = new_key(request)
     async with request.config_dict[DB_POOL].acquire() as conn, conn.transaction():
         if not await db_customers.customer_exists(conn, cid):
@@ -79,25 +74,31 @@ async def create_key(request: web.Request) -> web.Response:
         row = await db_keys.insert_key(conn, key, customer_id=cid, kind="sub", values=values)
         await db_keys.notify_keys(conn, key.id)
         await audit.record(
-            conn, request, "key.create", customer_id=cid, target=key.id, after=render.key(row)
+            conn, request, "key.create", customer_id=cid, target=key.id, after=KEY.render(row)
         )
-    return json_response({"key": render.key(row, key.plaintext)}, status=201)
+    return json_response({"key": with_plaintext(row, key)}, status=201)
 
 
-@routes.get("/keys/{kid}")
+@routes.get("/keys/{kid}", summary="Read a key", ok={"key": KEY})
 async def get_key(request: web.Request) -> web.Response:
     kid = path_id(request, "kid", "key")
     async with request.config_dict[DB_POOL].acquire() as conn:
         row = await db_keys.fetch_key(conn, kid)
     if row is None:
         raise _not_found(kid)
-    return json_response({"key": render.key(row)})
+    return json_response({"key": KEY.render(row)})
 
 
-@routes.patch("/keys/{kid}")
+@routes.patch(
+    "/keys/{kid}",
+    summary="Change a key's overrides",
+    body=KEY.input_schema(),
+    ok={"key": KEY},
+    errors=(409,),
+)
 async def patch_key(request: web.Request) -> web.Response:
     kid = path_id(request, "kid", "key")
-    changes = parse_fields(await read_object(request, allowed=FIELDS), FIELDS)
+    changes = KEY.parse(await read_object(request))
     async with request.config_dict[DB_POOL].acquire() as conn, conn.transaction():
         current = await db_keys.lock_key(conn, kid)
         if current is None:
@@ -110,12 +111,18 @@ async def patch_key(request: web.Request) -> web.Response:
             await db_keys.notify_keys(conn, kid)
             await audit.record(
                 conn, request, "key.update", customer_id=row["customer_id"], target=kid,
-                before=render.key(current), after=render.key(row),
+                before=KEY.render(current), after=KEY.render(row),
             )  # fmt: skip
-    return json_response({"key": render.key(row)})
+    return json_response({"key": KEY.render(row)})
 
 
-@routes.post("/keys/{kid}/rotate")
+@routes.post(
+    "/keys/{kid}/rotate",
+    summary="New key with the same settings; the old one is revoked",
+    ok={"key": KEY, "revoked_key_id": STR},
+    status=201,
+    errors=(409,),
+)
 async def rotate_key(request: web.Request) -> web.Response:
     """A new key with the old one's kind and settings; the old one is revoked in the same step."""
     kid = path_id(request, "kid", "key")
@@ -138,12 +145,14 @@ async def rotate_key(request: web.Request) -> web.Response:
         await db_keys.notify_keys(conn, kid, key.id)
         await audit.record(
             conn, request, "key.rotate", customer_id=old["customer_id"], target=kid,
-            before=render.key(old), after={"revoked": render.key(revoked), "new": render.key(row)},
+            before=KEY.render(old), after={"revoked": KEY.render(revoked), "new": KEY.render(row)},
         )  # fmt: skip
-    return json_response({"key": render.key(row, key.plaintext), "revoked_key_id": kid}, status=201)
+    return json_response({"key": with_plaintext(row, key), "revoked_key_id": kid}, status=201)
 
 
-@routes.post("/keys/{kid}/revoke")
+@routes.post(
+    "/keys/{kid}/revoke", summary="Revoke a key at once, on every process", ok={"key": KEY}
+)
 async def revoke_key(request: web.Request) -> web.Response:
     kid = path_id(request, "kid", "key")
     async with request.config_dict[DB_POOL].acquire() as conn, conn.transaction():
@@ -155,6 +164,6 @@ async def revoke_key(request: web.Request) -> web.Response:
         if before["revoked_at"] is None:
             await audit.record(
                 conn, request, "key.revoke", customer_id=row["customer_id"], target=kid,
-                before=render.key(before), after=render.key(row),
+                before=KEY.render(before), after=KEY.render(row),
             )  # fmt: skip
-    return json_response({"key": render.key(row)})
+    return json_response({"key": KEY.render(row)})

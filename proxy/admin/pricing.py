@@ -2,54 +2,29 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
-import asyncpg
 from aiohttp import web
 
 from core.errors import InvalidRequest
-from core.money import uc_to_usd_per_mtok
 from core.pricing import Price
 from db import prices as db_prices
 from proxy.admin import audit
-from proxy.admin.render import iso
-from proxy.admin.validation import invalid, positive_int, read_object, text, usd_per_mtok
+from proxy.admin.fields import array, strict_object
+from proxy.admin.resources import LONG_PRICES, PRICE, REQUIRED_PRICES
+from proxy.admin.routing import Api
+from proxy.admin.validation import invalid, read_object
 from proxy.http.responses import json_response
 from proxy.state import DB_POOL
 
-routes = web.RouteTableDef()
+routes = Api()
 
-PROVIDER = re.compile(r"[a-z0-9_-]{1,32}")
 MAX_ROWS = 10_000
-# JSON fields are Price's attribute names; the columns add _uc_per_mtok.
-REQUIRED_PRICES = ("input", "output")
-OPTIONAL_PRICES = ("cached_input", "cache_write")
-LONG_PRICES = ("long_input", "long_output", "long_cached_input", "long_cache_write")
-PRICE_FIELDS = (*REQUIRED_PRICES, *OPTIONAL_PRICES, *LONG_PRICES)
-ROW_FIELDS = frozenset({"provider", "model", "long_context_threshold", *PRICE_FIELDS})
-
-
-def _usd(uc: int | None) -> float | None:
-    return None if uc is None else uc_to_usd_per_mtok(uc)
-
-
-def price_json(row: asyncpg.Record) -> dict[str, Any]:
-    price = db_prices.price_from_row(row)
-    return {
-        "provider": price.provider,
-        "model": price.model,
-        "input": _usd(price.input),
-        "output": _usd(price.output),
-        "cached_input": _usd(price.cached_input),
-        "cache_write": _usd(price.cache_write),
-        "long_context_threshold": price.long_context_threshold,
-        "long_input": _usd(price.long_input),
-        "long_output": _usd(price.long_output),
-        "long_cached_input": _usd(price.long_cached_input),
-        "long_cache_write": _usd(price.long_cache_write),
-        "updated_at": iso(row["updated_at"]),
-    }
+# The prices (USD per 1M tokens) among a row's fields; their names are Price's attributes.
+PRICE_FIELDS = tuple(f.name for f in PRICE.fields if f.source.endswith("_uc_per_mtok"))
+ROW_FIELDS = frozenset(PRICE.writable())
+# A row of a PUT: the row as GET shows it, less what the server sets.
+PRICE_ROW = PRICE.input_schema(required=("provider", "model", *REQUIRED_PRICES))
 
 
 def parse_row(i: int, row: Any) -> Price:
@@ -60,19 +35,19 @@ def parse_row(i: int, row: Any) -> Price:
     unknown = sorted(set(row) - ROW_FIELDS)
     if unknown:
         raise invalid(f"{where}.{unknown[0]}", "is not a known field")
-    provider = row.get("provider")
-    if not isinstance(provider, str) or not PROVIDER.fullmatch(provider):
-        raise invalid(f"{where}.provider", "must be 1 to 32 of a-z, 0-9, '_' or '-'")
-    model = text(128, min_chars=1)(f"{where}.model", row.get("model"))
+
+    def parse(name: str) -> Any:
+        return PRICE.parse_field(name, row.get(name), label=f"{where}.{name}")
+
+    provider, model = parse("provider"), parse("model")
     values: dict[str, int | None] = {}
     for field in PRICE_FIELDS:
-        value = row.get(field)
-        if value is None and field in REQUIRED_PRICES:
+        if row.get(field) is None and field in REQUIRED_PRICES:
             raise invalid(f"{where}.{field}", "is required (USD per 1M tokens)")
-        values[field] = None if value is None else usd_per_mtok(f"{where}.{field}", value)
+        values[field] = None if row.get(field) is None else parse(field)
     threshold = row.get("long_context_threshold")
     if threshold is not None:
-        threshold = positive_int(f"{where}.long_context_threshold", threshold)
+        threshold = parse("long_context_threshold")
         for field in ("long_input", "long_output"):
             if values[field] is None:
                 raise invalid(f"{where}.{field}", "is required with long_context_threshold")
@@ -101,20 +76,25 @@ def parse_table(body: dict[str, Any]) -> list[Price]:
     return prices
 
 
-@routes.get("/pricing")
+@routes.get("/pricing", summary="The price table (USD per 1M tokens)", ok={"prices": array(PRICE)})
 async def get_pricing(request: web.Request) -> web.Response:
     async with request.config_dict[DB_POOL].acquire() as conn:
         rows = await db_prices.fetch_prices(conn)
-    return json_response({"prices": [price_json(row) for row in rows]})
+    return json_response({"prices": PRICE.render_all(rows)})
 
 
-@routes.put("/pricing")
+@routes.put(
+    "/pricing",
+    summary="Replace the price table",
+    body=strict_object({"prices": array(PRICE_ROW)}),
+    ok={"prices": array(PRICE)},
+)
 async def put_pricing(request: web.Request) -> web.Response:
     prices = parse_table(await read_object(request, allowed={"prices"}))
     async with request.config_dict[DB_POOL].acquire() as conn, conn.transaction():
-        before = [price_json(row) for row in await db_prices.fetch_prices(conn)]
+        before = PRICE.render_all(await db_prices.fetch_prices(conn))
         await db_prices.replace_prices(conn, prices)
-        after = [price_json(row) for row in await db_prices.fetch_prices(conn)]
+        after = PRICE.render_all(await db_prices.fetch_prices(conn))
         await audit.record(
             conn, request, "pricing.replace", customer_id=None, target="prices",
             before={"prices": before}, after={"prices": after},

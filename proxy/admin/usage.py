@@ -4,21 +4,20 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Any
 
-import asyncpg
 from aiohttp import web
 
 from core.errors import NotFound
-from core.money import uc_to_cents
 from db import usage as db_usage
+from proxy.admin.fields import INT, MONTH, STR
 from proxy.admin.keys import no_customer
-from proxy.admin.render import cents_or_none, iso
+from proxy.admin.resources import KEY_USAGE_FIELDS, USAGE
+from proxy.admin.routing import Api
 from proxy.admin.validation import PATH_ID, invalid, path_id, query_int
 from proxy.http.responses import json_response
 from proxy.state import DB_POOL
 
-routes = web.RouteTableDef()
+routes = Api()
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
@@ -36,28 +35,12 @@ def parse_month(raw: str | None) -> dt.date:
     return dt.date(int(match[1]), int(match[2]), 1)
 
 
-def event_json(row: asyncpg.Record) -> dict[str, Any]:
-    return {
-        "id": row["id"],
-        "time": iso(row["created_at"]),
-        "key_id": row["key_id"],
-        "install_id": row["install_id"],
-        "provider": row["provider"],
-        "model": row["model"],
-        "input_tokens": row["input_tokens"],
-        "cached_input_tokens": row["cached_input_tokens"],
-        "cache_write_tokens": row["cache_write_tokens"],
-        "output_tokens": row["output_tokens"],
-        "cost_cents": uc_to_cents(row["cost_uc"]),
-        "status": row["status"],
-        "cost_source": row["cost_source"],
-        "latency_ms": row["latency_ms"],
-        "request_id": row["request_id"],
-        "error": row["error"],
-    }
-
-
-@routes.get("/customers/{cid}/usage")
+@routes.get(
+    "/customers/{cid}/usage",
+    summary="A month's usage",
+    ok=USAGE,
+    query={"month": MONTH, "key_id": STR, "limit": INT, "cursor": INT},
+)
 async def get_usage(request: web.Request) -> web.Response:
     cid = path_id(request, "cid", "customer")
     month = parse_month(request.query.get("month"))
@@ -83,44 +66,19 @@ async def get_usage(request: web.Request) -> web.Response:
         days = await db_usage.by_day(conn, cid, month, key_id)
         models = await db_usage.by_model(conn, cid, month, key_id)
     page = events[:limit]
-    body: dict[str, Any] = {
-        "month": month.strftime("%Y-%m"),
-        "customer_id": cid,
-        "key_id": key_id,
-        "cap_cents": uc_to_cents(counters["monthly_cap_uc"]),
-        "extra_cents": uc_to_cents(counters["extra_uc"]),
-        "spent_cents": uc_to_cents(counters["spent_uc"]),
-        "reserved_cents": uc_to_cents(counters["reserved_uc"]),
-        "requests": totals["requests"],
-        "input_tokens": totals["input_tokens"],
-        "cached_input_tokens": totals["cached_input_tokens"],
-        "cache_write_tokens": totals["cache_write_tokens"],
-        "output_tokens": totals["output_tokens"],
-        "cost_cents": uc_to_cents(totals["cost_uc"]),
-        "events": [event_json(row) for row in page],
-        "next_cursor": page[-1]["id"] if len(events) > limit else None,
-        "by_day": [
-            {
-                "day": row["day"].isoformat(),
-                "cost_cents": uc_to_cents(row["cost_uc"]),
-                "requests": row["requests"],
-            }
-            for row in days
-        ],
-        "by_model": [
-            {
-                "provider": row["provider"],
-                "model": row["model"],
-                "requests": row["requests"],
-                "input_tokens": row["input_tokens"],
-                "output_tokens": row["output_tokens"],
-                "cost_cents": uc_to_cents(row["cost_uc"]),
-            }
-            for row in models
-        ],
-    }
+    body = USAGE.render(
+        {
+            **counters,
+            **totals,
+            "month": month,
+            "customer_id": cid,
+            "key_id": key_id,
+            "events": page,
+            "next_cursor": page[-1]["id"] if len(events) > limit else None,
+            "by_day": days,
+            "by_model": models,
+        }
+    )
     if key_counters is not None:
-        body["key_cap_cents"] = cents_or_none(key_counters["cap_uc"])
-        body["key_spent_cents"] = uc_to_cents(key_counters["spent_uc"])
-        body["key_reserved_cents"] = uc_to_cents(key_counters["reserved_uc"])
+        body |= USAGE.render(key_counters, fields=KEY_USAGE_FIELDS)
     return json_response(body)

@@ -13,15 +13,15 @@ from core import money
 from core.errors import InvalidRequest, NotFound
 from core.text import CUSTOMER_ID, PATH_ID
 
+# A parser takes the field's name (for the 400) and its JSON value, and returns the value to store.
 Parser = Callable[[str, Any], Any]
-# API field name -> (column it fills, parser of its JSON value)
-FieldSpec = Mapping[str, tuple[str, Parser]]
 
 PROVIDERS = ("openai", "anthropic", "gemini", "demo")
 MAX_LIST_ENTRIES = 100
 MAX_MODEL_CHARS = 128
 MAX_INT4 = 2**31 - 1  # integer columns: larger values would fail in the database, not here
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_PROVIDER_NAME = re.compile(r"[a-z0-9_-]{1,32}")
 
 
 def invalid(field: str, message: str) -> InvalidRequest:
@@ -29,9 +29,10 @@ def invalid(field: str, message: str) -> InvalidRequest:
 
 
 async def read_object(
-    request: web.Request, *, allowed: Collection[str], empty_ok: bool = False
+    request: web.Request, *, allowed: Collection[str] | None = None, empty_ok: bool = False
 ) -> dict[str, Any]:
-    """The body as a JSON object with only `allowed` fields; an empty body is {} if `empty_ok`."""
+    """The body as a JSON object (an empty body is {} if `empty_ok`); with `allowed`, any other
+    field is refused. Routes whose body is a resource leave that check to Resource.parse."""
     raw = await request.read()
     if empty_ok and not raw.strip():
         return {}
@@ -41,17 +42,15 @@ async def read_object(
         raise InvalidRequest("The request body is not valid JSON.") from None
     if not isinstance(body, dict):
         raise InvalidRequest("The request body must be a JSON object.")
-    unknown = sorted(set(body) - set(allowed))
-    if unknown:
-        raise InvalidRequest(f"Unknown field(s): {', '.join(unknown)}.", param=unknown[0])
+    if allowed is not None:
+        reject_unknown(body, allowed)
     return body
 
 
-def parse_fields(body: Mapping[str, Any], spec: FieldSpec) -> dict[str, Any]:
-    """Parse the fields present in `body`; the result is keyed by column name."""
-    return {
-        column: parse(name, body[name]) for name, (column, parse) in spec.items() if name in body
-    }
+def reject_unknown(body: Mapping[str, Any], allowed: Collection[str]) -> None:
+    unknown = sorted(set(body) - set(allowed))
+    if unknown:
+        raise InvalidRequest(f"Unknown field(s): {', '.join(unknown)}.", param=unknown[0])
 
 
 def nullable(parse: Parser) -> Parser:
@@ -109,6 +108,13 @@ def customer_id(field: str, value: Any) -> str:
             field,
             "must be 1 to 64 letters, digits, '_', '.' or '-', starting with a letter or digit",
         )
+    return value
+
+
+def provider_name(field: str, value: Any) -> str:
+    """A price row's provider: any lowercase name, so prices can precede a provider's support."""
+    if not isinstance(value, str) or not _PROVIDER_NAME.fullmatch(value):
+        raise invalid(field, "must be 1 to 32 of a-z, 0-9, '_' or '-'")
     return value
 
 
