@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 from dataclasses import dataclass
 
 PREFIX = "kx"
 _ID_BYTES = 8  # the public id: 16 hex characters
 _SECRET_BYTES = 32  # 256 bits of randomness in the secret part
+_HEX_ID = re.compile(r"[0-9a-f]+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,7 +39,7 @@ def parse_key_id(plaintext: str) -> str | None:
     parts = plaintext.split("_", 2)
     if len(parts) != 3 or parts[0] != PREFIX or len(parts[1]) != 2 * _ID_BYTES:
         return None
-    if not all(c in "0123456789abcdef" for c in parts[1]) or len(parts[2]) < 32:
+    if not _HEX_ID.fullmatch(parts[1]) or len(parts[2]) < 32:
         return None
     return "key_" + parts[1]
 

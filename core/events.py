@@ -3,7 +3,8 @@
 Provider adapters yield the *upstream* events (text, tool-call fragments, usage, the end
 marker); the call (proxy.ledger.call) meters them and yields the *call* events that every route
 formatter renders: `Started` once the provider has accepted, the deltas, then exactly one of
-`Finished` or `Failed`, both carrying what was billed.
+`Finished` or `Failed`, both carrying what was billed. Events are plain slotted dataclasses,
+not frozen ones: one is made per token group, and a frozen dataclass pays a call per field.
 """
 
 from __future__ import annotations
@@ -15,12 +16,12 @@ from core.month import MonthState
 from core.usage import Usage
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class TextDelta:
     text: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ToolCallDelta:
     """A fragment of one tool call: `id` and `name` arrive in a call's first fragment, then
     argument text; `index` tells parallel calls apart."""
@@ -31,14 +32,14 @@ class ToolCallDelta:
     arguments: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class UsageUpdate:
     """Usage as known so far: cumulative, the last one wins."""
 
     usage: Usage
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class End:
     """The provider's terminal marker (OpenAI [DONE], Anthropic message_stop, Gemini's
     finishReason). A stream that ends without one failed, however cleanly it closed."""
@@ -62,19 +63,19 @@ class CallResult:
     month: MonthState
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Started:
     """The provider accepted the call: a stream may start. `month` is as admitted."""
 
     month: MonthState
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Finished:
     result: CallResult
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Failed:
     """The call failed after `Started`; what was consumed is billed in `result`."""
 

@@ -15,7 +15,9 @@ MAX_CENTS = Decimal(10) ** 12  # a sanity bound for amounts an operator types in
 
 def cost_uc(priced_tokens: list[tuple[int, int]]) -> int:
     """Cost of (tokens, uc-per-1M-tokens) pairs: one exact sum, rounded once, half-up."""
-    total = sum(tokens * price for tokens, price in priced_tokens)
+    total = 0
+    for tokens, price in priced_tokens:  # a loop, not sum(genexpr): this runs per request
+        total += tokens * price
     return (total + TOKENS_PER_PRICE_UNIT // 2) // TOKENS_PER_PRICE_UNIT
 
 

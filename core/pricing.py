@@ -58,7 +58,10 @@ class Price:
 
 
 def _first(*prices: int | None) -> int:
-    return next(p for p in prices if p is not None)
+    for price in prices:
+        if price is not None:
+            return price
+    raise ValueError("no price")
 
 
 class PriceTable:

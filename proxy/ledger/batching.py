@@ -32,7 +32,9 @@ class Batcher(Generic[Item, Result]):
         self._queue.append((item, future))
         if self._worker is None or self._worker.done():
             self._worker = asyncio.create_task(self._work())
-        return await asyncio.shield(future)
+        # A caller cancelled meanwhile cancels only its wait: the worker still applies the item
+        # (and skips the result of a cancelled future).
+        return await future
 
     async def _work(self) -> None:
         while self._queue:

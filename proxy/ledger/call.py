@@ -35,6 +35,8 @@ from proxy.providers.upstream_errors import upstream_timeout
 
 log = logging.getLogger("kaixu.calls")
 
+PASSED_ON = (TextDelta, ToolCallDelta)  # the upstream events a route renders
+
 
 @dataclass(frozen=True, slots=True)
 class Client:
@@ -45,7 +47,7 @@ class Client:
     request_id: str
 
 
-@dataclass(slots=True)
+@dataclass(eq=False, slots=True)
 class Call:
     """An admitted request: its reservation is held until `settle` runs, exactly once."""
 
@@ -63,27 +65,26 @@ class Call:
     transcript: Transcript = field(default_factory=Transcript)
     result: CallResult | None = None
     settling: bool = False  # settle() ran (its write may have failed: never twice)
+    expired: bool = False  # UPSTREAM_TOTAL_TIMEOUT_S passed
+    _puller: asyncio.Task[object] | None = None  # the task waiting for the next event
 
     async def events(self, *, stream: bool) -> AsyncIterator[CallEvent]:
         """`Started` once the provider answered at all, the deltas, then `Finished` or
         `Failed` (settled). A failure before `Started` is settled and raised, so the route
         answers it as an ordinary error. However the consumer stops (client gone, cancelled),
         the call is settled: as `aborted` if nothing else."""
-        deadline = asyncio.get_running_loop().time() + self.total_timeout_s
+        loop = asyncio.get_running_loop()
+        # One timer for the whole call (not one per event): it interrupts a waiting pull.
+        deadline = loop.call_at(loop.time() + self.total_timeout_s, self._deadline_passed)
         accepted = ended = False
         try:
             async with aclosing(self.provider.events(self.chat, stream=stream)) as upstream:
-                while True:
-                    try:
-                        async with asyncio.timeout_at(deadline):
-                            event: UpstreamEvent = await anext(upstream)
-                    except StopAsyncIteration:
-                        break
+                while (event := await self._pull(upstream)) is not None:
                     if not accepted:
                         accepted = True
                         yield Started(self.month)
                     self.transcript.observe(event)
-                    if isinstance(event, TextDelta | ToolCallDelta):
+                    if isinstance(event, PASSED_ON):
                         yield event
             if self.transcript.end is None:
                 raise errors.UpstreamError(
@@ -98,9 +99,33 @@ class Call:
             yield Failed(error, result)
             return
         finally:
+            deadline.cancel()
             if not ended and not self.settling:  # the consumer went away, or a bug broke it
                 await self.settle(UsageStatus.ABORTED)
         yield Finished(await self.settle(UsageStatus.OK))
+
+    async def _pull(self, upstream: AsyncIterator[UpstreamEvent]) -> UpstreamEvent | None:
+        """The next upstream event, None at the end. The deadline passing interrupts the wait
+        with TimeoutError."""
+        if self.expired:
+            raise TimeoutError
+        task = self._puller = asyncio.current_task()
+        try:
+            return await anext(upstream)
+        except StopAsyncIteration:
+            return None
+        except asyncio.CancelledError:
+            if not self.expired or task is None:
+                raise
+            task.uncancel()  # our own cancellation: not the task's end
+            raise TimeoutError from None
+        finally:
+            self._puller = None
+
+    def _deadline_passed(self) -> None:
+        self.expired = True
+        if self._puller is not None:
+            self._puller.cancel()
 
     def _as_error(self, exc: Exception, accepted: bool) -> errors.GatewayError:
         """The call's own deadline passing is a timeout like any other (a 504)."""
