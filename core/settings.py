@@ -51,6 +51,9 @@ class Settings:
     db_pool_max: int = 20
     db_command_timeout_s: float = 5.0
     log_level: str = "INFO"
+    body_read_timeout_s: float = 30.0
+    shutdown_grace_s: float = 30.0
+    trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
 
     @property
     def is_production(self) -> bool:
@@ -165,6 +168,22 @@ def _host(env: Mapping[str, str]) -> str:
     return raw
 
 
+def _networks(
+    env: Mapping[str, str], name: str
+) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """A comma-separated list of addresses or CIDRs (a bare address is a /32 or /128)."""
+    raw = _text(env, name)
+    if raw is None:
+        return ()
+    networks = []
+    for item in filter(None, (part.strip() for part in raw.split(","))):
+        try:
+            networks.append(ipaddress.ip_network(item, strict=False))
+        except ValueError:
+            raise SettingsError(f"{name} must list IP addresses or CIDRs, got {item!r}") from None
+    return tuple(networks)
+
+
 DEFAULTS = Settings()
 
 
@@ -216,6 +235,11 @@ def load_settings(env: Mapping[str, str]) -> Settings:
             env, "DB_COMMAND_TIMEOUT_S", DEFAULTS.db_command_timeout_s, 0.1, 600
         ),
         log_level=(_text(env, "LOG_LEVEL") or "INFO").upper(),
+        body_read_timeout_s=_float(
+            env, "BODY_READ_TIMEOUT_S", DEFAULTS.body_read_timeout_s, 0.1, 3600
+        ),
+        shutdown_grace_s=_float(env, "SHUTDOWN_GRACE_S", DEFAULTS.shutdown_grace_s, 0, 3600),
+        trusted_proxies=_networks(env, "TRUSTED_PROXIES"),
     )
     if settings.default_max_tokens > settings.max_tokens_limit:
         raise SettingsError("DEFAULT_MAX_TOKENS must not exceed MAX_TOKENS_LIMIT")

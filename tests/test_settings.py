@@ -103,3 +103,13 @@ def test_demo_provider_is_on_only_without_real_keys_unless_asked() -> None:
 
 def test_default_instance_matches_parsed_defaults() -> None:
     assert load_settings({}) == Settings()
+
+
+def test_reliability_settings_have_the_contracts_defaults_and_parse_proxies() -> None:
+    settings = load_settings({})
+    assert (settings.body_read_timeout_s, settings.shutdown_grace_s) == (30.0, 30.0)
+    assert settings.trusted_proxies == ()
+    parsed = load_settings({"TRUSTED_PROXIES": "10.0.0.0/8, 127.0.0.1,::1"})
+    assert [str(n) for n in parsed.trusted_proxies] == ["10.0.0.0/8", "127.0.0.1/32", "::1/128"]
+    with pytest.raises(SettingsError, match="TRUSTED_PROXIES"):
+        load_settings({"TRUSTED_PROXIES": "10.0.0.0/8,proxy.local"})
