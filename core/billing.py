@@ -1,5 +1,8 @@
 """What a call is billed: the provider's reported usage when it finished and said, an estimate
-from what was sent and produced when it did not, nothing when it refused the call."""
+from what was sent and produced when it did not, nothing when it refused the call. Reported
+usage is never trusted beyond what the request could have produced: output is clamped to the
+`max_tokens` sent, input to a bound from the request's size, and a count that makes no sense
+(negative) is replaced by the estimate."""
 
 from __future__ import annotations
 
@@ -14,9 +17,53 @@ from core.usage import Usage
 MAX_TOKEN_COUNT = 2**31 - 1  # the usage columns are 32-bit
 
 
+PER_MESSAGE_BOUND = 16  # role markers and separators, generously
+INPUT_BOUND_SLACK = 2048  # system prompts and tool scaffolding a provider may add
+
+
 def bounded(tokens: int) -> int:
     """A token count from an upstream, kept to what can be stored and billed (never negative)."""
     return min(max(int(tokens), 0), MAX_TOKEN_COUNT)
+
+
+def input_bound(texts: list[str]) -> int:
+    """The most input tokens a request of these texts can cost: no tokenizer makes more tokens
+    than bytes, plus a per-message overhead and a fixed slack."""
+    return (
+        sum(len(text.encode("utf-8", "surrogatepass")) for text in texts)
+        + PER_MESSAGE_BOUND * len(texts)
+        + INPUT_BOUND_SLACK
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Bounds:
+    """What the request could have cost at most, and the estimate for what was not reported."""
+
+    input_estimate: int
+    input_bound: int
+    max_tokens: int
+
+
+def clamp(reported: Usage, bounds: Bounds, produced: int) -> tuple[Usage, bool]:
+    """Reported usage within the request's bounds; True when anything had to change."""
+    counts = (reported.input_tokens, reported.cached_input_tokens, reported.cache_write_tokens)
+    if min(counts) < 0:  # nonsense: the whole input side is estimated
+        inputs = (bounds.input_estimate, 0, 0)
+    else:
+        inputs = counts
+        excess = sum(inputs) - bounds.input_bound
+        if excess > 0:  # cut the priciest-looking part (plain input) first, then the others
+            cut = []
+            for count in inputs:
+                taken = min(count, excess)
+                cut.append(count - taken)
+                excess -= taken
+            inputs = tuple(cut)
+    output = reported.output_tokens
+    output = produced if output < 0 else min(output, bounds.max_tokens)
+    clamped = Usage(*inputs, output_tokens=output)
+    return clamped, clamped != reported
 
 
 @dataclass(slots=True)
@@ -46,20 +93,25 @@ class Transcript:
         return self.end.model if self.end else None
 
 
+@dataclass(frozen=True, slots=True)
+class Bill:
+    usage: Usage
+    source: CostSource
+    clamped: bool = False
+
+
 def bill(
-    transcript: Transcript,
-    status: UsageStatus,
-    error: GatewayError | None,
-    *,
-    input_estimate: int,
-    max_tokens: int,
-) -> tuple[Usage, CostSource]:
-    """The tokens to charge and where they came from."""
+    transcript: Transcript, status: UsageStatus, error: GatewayError | None, bounds: Bounds
+) -> Bill:
+    """The tokens to charge, where they came from, and whether the report was clamped."""
     # An estimate never exceeds what was asked for (nor, so, what was reserved).
-    produced = min(estimate_tokens(transcript.output_text), max_tokens)
-    known = transcript.usage
+    produced = min(estimate_tokens(transcript.output_text), bounds.max_tokens)
     if getattr(error, "rejected", False):
-        return Usage(), CostSource.NONE
+        return Bill(Usage(), CostSource.NONE)
+    known, clamped = transcript.usage, False
+    if known is not None:
+        known, clamped = clamp(known, bounds, produced)
+    input_estimate = bounds.input_estimate
     if known is not None and transcript.end is not None and status is UsageStatus.OK:
         billed, source = known, CostSource.REPORTED
     elif known is not None:  # partial: what the provider said, the rest estimated
@@ -73,12 +125,10 @@ def bill(
     else:
         billed = Usage(input_tokens=input_estimate, output_tokens=produced)
         source = CostSource.ESTIMATED
-    return (
-        Usage(
-            bounded(billed.input_tokens),
-            bounded(billed.cached_input_tokens),
-            bounded(billed.cache_write_tokens),
-            bounded(billed.output_tokens),
-        ),
-        source,
+    usage = Usage(
+        bounded(billed.input_tokens),
+        bounded(billed.cached_input_tokens),
+        bounded(billed.cache_write_tokens),
+        bounded(billed.output_tokens),
     )
+    return Bill(usage, source, clamped)

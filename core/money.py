@@ -11,6 +11,9 @@ from decimal import Decimal, InvalidOperation
 UC_PER_CENT = 1_000_000
 TOKENS_PER_PRICE_UNIT = 1_000_000  # prices are per 1M tokens
 MAX_CENTS = Decimal(10) ** 12  # a sanity bound for amounts an operator types in
+# The most credit a customer can hold (a CHECK in the database too): with the monthly cap, also
+# bounded by MAX_CENTS, every sum the books take stays far inside a bigint.
+MAX_CREDIT_UC = int(MAX_CENTS) * UC_PER_CENT
 
 
 def cost_uc(priced_tokens: list[tuple[int, int]]) -> int:

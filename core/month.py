@@ -26,6 +26,21 @@ class MonthState:
             row["key_cap_uc"], row["key_spent_uc"],
         )  # fmt: skip
 
+    def after(self, cost_uc: int) -> MonthState:
+        """This month with one more cost booked (as kaixu_book_customer_months would): for an
+        answer whose settlement waits in the journal, while the database is away."""
+        beyond_cap = max(self.spent_uc + cost_uc - self.cap_uc, 0) - max(
+            self.spent_uc - self.cap_uc, 0
+        )
+        return MonthState(
+            self.month,
+            self.cap_uc,
+            max(self.extra_uc - beyond_cap, 0),
+            self.spent_uc + cost_uc,
+            self.key_cap_uc,
+            self.key_spent_uc + cost_uc,
+        )
+
     def to_json(self) -> dict[str, Any]:
         return {
             "month": self.month.strftime("%Y-%m"),

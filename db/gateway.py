@@ -19,11 +19,13 @@ FROM api_keys k JOIN customers c ON c.id = k.customer_id
 WHERE k.id = $1
 """
 
-ADMIT_BATCH = "SELECT * FROM kaixu_admit_batch($1, $2, $3, $4, $5, $6) ORDER BY idx"
+ADMIT_BATCH = """
+SELECT * FROM kaixu_admit_batch($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ORDER BY idx
+"""
 
 SETTLE_BATCH = """
 SELECT * FROM kaixu_settle_batch($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,
-                                 $15, $16, $17, $18)
+                                 $15, $16, $17, $18, $19)
 """
 
 
@@ -33,18 +35,29 @@ async def fetch_key_for_auth(pool: asyncpg.Pool, key_id: str) -> asyncpg.Record 
 
 @dataclass(frozen=True, slots=True)
 class Admission:
-    """One request asking to be admitted, as kaixu_admit_batch takes it."""
+    """One request asking to be admitted, as kaixu_admit_batch takes it, with what its
+    reservation records of the call (for a reaper, should this process die)."""
 
     key_id: str
     estimate_uc: int
     install_id: str | None
     user_agent: str | None
+    provider: str
+    model: str
+    request_id: str
+    input_tokens: int
+    input_cost_uc: int
 
 
 async def admit_batch(
-    pool: asyncpg.Pool, batch: list[Admission], ttl_s: int, gateway_ceiling_uc: int | None
+    pool: asyncpg.Pool,
+    batch: list[Admission],
+    ttl_s: int,
+    gateway_ceiling_uc: int | None,
+    owner: str,
 ) -> list[asyncpg.Record]:
-    """Admit (or refuse) each request in one transaction; one row per request, in order."""
+    """Admit (or refuse) each request in one transaction; one row per request, in order. The
+    reservations made belong to `owner` (this process)."""
     return await pool.fetch(
         ADMIT_BATCH,
         [a.key_id for a in batch],
@@ -53,6 +66,12 @@ async def admit_batch(
         [a.install_id for a in batch],
         [a.user_agent for a in batch],
         gateway_ceiling_uc,
+        owner,
+        [a.provider for a in batch],
+        [a.model for a in batch],
+        [a.request_id for a in batch],
+        [a.input_tokens for a in batch],
+        [a.input_cost_uc for a in batch],
     )
 
 
@@ -78,6 +97,7 @@ class Settlement:
     latency_ms: int
     request_id: str
     error: str | None
+    clamped: bool = False  # the reported usage was beyond what the request could produce
 
 
 SETTLEMENT_FIELDS = [f.name for f in fields(Settlement)]

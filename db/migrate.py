@@ -20,7 +20,7 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 SQL_DIR = Path(__file__).resolve().parent / "sql"
 # A fixed order: a file may use what the files before it define (SQL-language functions and
 # views are checked when created; PL/pgSQL bodies only when first run).
-SQL_FILES = ("ledger.sql", "limits.sql")
+SQL_FILES = ("keys.sql", "ledger.sql", "limits.sql")
 # An advisory lock (unlike yoyo's lock table) is released by the server if the holder dies.
 _MIGRATION_LOCK_ID = 0x4B41495855  # "KAIXU"
 

@@ -22,6 +22,10 @@ WITH topup AS (
 SELECT topup.*, credited.extra_uc FROM topup, credited
 """
 
+# The customer's row is locked until the transaction ends: the room read is still true when
+# the credit is added.
+LOCK_CREDIT = "SELECT extra_uc FROM customers WHERE id = $1 FOR NO KEY UPDATE"
+
 SELECT_TOPUPS = f"""
 SELECT {TOPUP_COLUMNS} FROM topups WHERE customer_id = $1 ORDER BY id DESC LIMIT $2
 """
@@ -42,6 +46,13 @@ async def insert_topup(
     return await conn.fetchrow(
         INSERT_TOPUP, customer_id, amount_uc, source, note, actor, stripe_session_id
     )
+
+
+async def credit_room(conn: asyncpg.Connection, customer_id: str, max_credit_uc: int) -> int:
+    """How much more credit the customer can take (0 if none); locks the balance for the
+    caller's transaction."""
+    extra_uc = await conn.fetchval(LOCK_CREDIT, customer_id)
+    return max(max_credit_uc - (extra_uc or 0), 0)
 
 
 async def customer_topups(

@@ -18,12 +18,14 @@ FROM customers c
 LEFT JOIN customer_months cm ON cm.customer_id = c.id AND cm.month = $2
 WHERE c.id = $1
 """
+# A key's own cap counts its lineage (the keys it replaced by rotation): so does its spend.
 SELECT_KEY_MONTH = """
 SELECT k.cap_uc, coalesce(km.spent_uc, 0) AS spent_uc,
        (SELECT coalesce(sum(r.amount_uc), 0)::bigint FROM reservations r
-        WHERE r.key_id = k.id AND r.month = $3 AND r.expires_at > now()) AS reserved_uc
+        WHERE r.lineage_id = k.lineage_id AND r.month = $3 AND r.expires_at > now())
+           AS reserved_uc
 FROM api_keys k
-LEFT JOIN key_months km ON km.key_id = k.id AND km.month = $3
+LEFT JOIN key_months km ON km.key_id = k.lineage_id AND km.month = $3
 WHERE k.id = $2 AND k.customer_id = $1
 """
 EVENTS_OF = """

@@ -6,11 +6,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import secrets
+import socket
 from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from core.errors import Unavailable
 from core.settings import Settings
+from db import processes
 from db.pool import DB_UNAVAILABLE_ERRORS, create_pool
 from proxy.admin import create_admin_app
 from proxy.http.middleware import observe
@@ -20,8 +25,12 @@ from proxy.infra.invalidation import Invalidator, reload_prices
 from proxy.infra.metrics import Metrics
 from proxy.infra.stripe_client import stripe_checkout
 from proxy.ledger.admission import Gate
+from proxy.ledger.cutoff import Cutoff
+from proxy.ledger.journal import Journal
+from proxy.ledger.liveness import beat_and_reap
+from proxy.ledger.running import RunningCalls
 from proxy.ledger.sweeper import sweep_forever
-from proxy.ledger.writers import Admitter, Settler
+from proxy.ledger.writers import Admitter, Replayer, Settler
 from proxy.providers.registry import build_providers
 from proxy.routes import admin_ui, health, native, openai_compat, stripe_webhook
 from proxy.state import (
@@ -30,7 +39,9 @@ from proxy.state import (
     KEY_CACHE,
     METRICS,
     PRICE_BOOK,
+    PROCESS_ID,
     PROVIDERS,
+    RUNNING,
     SETTINGS,
     STRIPE_CHECKOUT,
 )
@@ -39,6 +50,7 @@ log = logging.getLogger("kaixu.app")
 
 POOL_CONNECT_ATTEMPTS = 30  # one a second: rides out a database that is still starting
 LISTENER_FIRST_CONNECT_S = 5
+STOPPING = "The gateway is shutting down; the call was ended. Retry to reach another process."
 
 
 async def _db_pool(app: web.Application) -> AsyncIterator[None]:
@@ -71,30 +83,64 @@ async def _caches(app: web.Application) -> AsyncIterator[None]:
     app[KEY_CACHE] = KeyCache()
     app[PRICE_BOOK] = PriceBook()
     await reload_prices(pool, app[PRICE_BOOK])
+    cutoff = Cutoff(pool, app[RUNNING])
     invalidator = Invalidator(
-        app[SETTINGS].database_url or "", pool, app[KEY_CACHE], app[PRICE_BOOK]
+        app[SETTINGS].database_url or "", pool, app[KEY_CACHE], app[PRICE_BOOK], cutoff.changed
     )
-    async with running(invalidator.run()):
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(invalidator.connected.wait(), LISTENER_FIRST_CONNECT_S)
-        yield
+    try:
+        async with running(invalidator.run()):
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(invalidator.connected.wait(), LISTENER_FIRST_CONNECT_S)
+            yield
+    finally:
+        await cutoff.close()
 
 
 async def _ledger(app: web.Application) -> AsyncIterator[None]:
+    """Admission and settlement; the journal of settlements kept while the database is away
+    (replayed, its own and those orphaned by dead processes, from the start); this process's
+    heartbeat, which must be in the database before its first reservation."""
     settings = app[SETTINGS]
     pool = app[DB_POOL]
-    settler = Settler(pool)
+    process_id = app[PROCESS_ID] = f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(4)}"
+    settler = Settler(pool, Journal(settings.data_dir / "journal", process_id))
+    await processes.heartbeat(pool, process_id)
     app[GATE] = Gate(
-        admitter=Admitter(pool, settings.reservation_ttl_s, settings.gateway_monthly_ceiling_uc),
+        admitter=Admitter(
+            pool, settings.reservation_ttl_s, settings.gateway_monthly_ceiling_uc, process_id
+        ),
         settler=settler,
         prices=app[PRICE_BOOK],
         total_timeout_s=settings.upstream_total_timeout_s,
+        running=app[RUNNING],
     )
-    try:
-        async with running(sweep_forever(pool)):
+    replayer = Replayer(pool, settler)
+    async with (
+        running(sweep_forever(pool)),
+        running(beat_and_reap(pool, process_id)),
+        running(replayer.run()),
+    ):
+        try:
             yield
-    finally:
-        await settler.drain()  # every answered request's usage is written before exit
+        finally:
+            await settler.drain()  # every answered request's usage is written or kept
+    settler.journal.close_segment()
+    with contextlib.suppress(*DB_UNAVAILABLE_ERRORS):
+        await replayer.replay_once()  # what is left stays on disk for the next start
+        if not settler.journal.pending():
+            await processes.leave(pool, process_id)
+
+
+async def _stop_running_calls(app: web.Application) -> None:
+    """A graceful stop (on_shutdown: the listening socket is closed already): running calls
+    get SHUTDOWN_GRACE_S to finish; those still running then end with an `unavailable` error,
+    billed for what was produced, and are given a moment to settle."""
+    calls = app[RUNNING]
+    if await calls.wait_idle(app[SETTINGS].shutdown_grace_s):
+        return
+    ended = calls.cut_all(Unavailable(STOPPING))
+    log.warning("grace period over; running calls ended", extra={"calls": ended})
+    await calls.wait_idle(10.0)
 
 
 async def _providers(app: web.Application) -> AsyncIterator[None]:
@@ -117,6 +163,8 @@ def create_app(settings: Settings) -> web.Application:
     app = web.Application(middlewares=[observe], client_max_size=settings.max_body_bytes)
     app[SETTINGS] = settings
     app[METRICS] = Metrics()
+    app[RUNNING] = RunningCalls()
+    app.on_shutdown.append(_stop_running_calls)
     for context in (_db_pool, _caches, _ledger, _providers, _stripe):
         app.cleanup_ctx.append(context)
     health.add_routes(app)

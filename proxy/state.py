@@ -11,6 +11,7 @@ from proxy.infra.cache import KeyCache, PriceBook
 from proxy.infra.metrics import Metrics
 from proxy.infra.stripe_client import StripeCheckout
 from proxy.ledger.admission import Gate
+from proxy.ledger.running import RunningCalls
 from proxy.providers.base import Provider
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -21,6 +22,8 @@ PRICE_BOOK = web.AppKey("price_book", PriceBook)
 PROVIDERS = web.AppKey("providers", dict[str, Provider])
 GATE = web.AppKey("gate", Gate)
 STRIPE_CHECKOUT = web.AppKey("stripe_checkout", StripeCheckout)
+RUNNING = web.AppKey("running", RunningCalls)  # the calls this process is serving
+PROCESS_ID = web.AppKey("process_id", str)  # owner of this process's reservations
 
 REQUEST_ID = web.RequestKey("request_id", str)  # set by the outermost middleware
 ADMIN_ACTOR = web.RequestKey("admin_actor", str)  # set by the admin auth middleware

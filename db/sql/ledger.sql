@@ -16,15 +16,18 @@ CREATE OR REPLACE FUNCTION kaixu_gateway_shard(p_customer_id text) RETURNS small
 LANGUAGE sql IMMUTABLE AS $$ SELECT (abs(hashtext(p_customer_id)) % 16)::smallint $$;
 
 -- Writes the usage rows and deletes their reservations, once per reservation: one settled
--- before (a retry after a lost reply) inserts and deletes nothing. Returns the newly settled
--- items as parallel arrays (empty when there are none).
+-- before (a retry after a lost reply) inserts and deletes nothing, except that a real
+-- settlement replaces the estimate a reaper wrote for it (its process was thought dead: see
+-- kaixu_reap) and books the difference. Returns what each newly booked item adds, as parallel
+-- arrays (empty when there are none); key spend goes to the key's lineage.
 CREATE OR REPLACE FUNCTION kaixu_record_usage(
     p_reservation_ids bigint[], p_customer_ids text[], p_key_ids text[], p_months date[],
     p_install_ids text[], p_providers text[], p_models text[], p_upstream_models text[],
     p_input_tokens integer[], p_cached_input_tokens integer[], p_cache_write_tokens integer[],
     p_output_tokens integer[], p_costs_uc bigint[], p_statuses text[], p_cost_sources text[],
-    p_latencies_ms integer[], p_request_ids text[], p_errors text[],
-    OUT customer_ids text[], OUT key_ids text[], OUT months date[], OUT costs_uc bigint[]
+    p_latencies_ms integer[], p_request_ids text[], p_errors text[], p_clamped boolean[],
+    p_reaped boolean,
+    OUT customer_ids text[], OUT lineage_ids text[], OUT months date[], OUT costs_uc bigint[]
 )
 RETURNS record
 LANGUAGE plpgsql AS $$
@@ -34,34 +37,56 @@ BEGIN
             p_reservation_ids, p_customer_ids, p_key_ids, p_months, p_install_ids, p_providers,
             p_models, p_upstream_models, p_input_tokens, p_cached_input_tokens,
             p_cache_write_tokens, p_output_tokens, p_costs_uc, p_statuses, p_cost_sources,
-            p_latencies_ms, p_request_ids, p_errors
+            p_latencies_ms, p_request_ids, p_errors, p_clamped
         ) AS i(reservation_id, customer_id, key_id, month, install_id, provider, model,
                upstream_model, input_tokens, cached_input_tokens, cache_write_tokens,
-               output_tokens, cost_uc, status, cost_source, latency_ms, request_id, error)
+               output_tokens, cost_uc, status, cost_source, latency_ms, request_id, error,
+               clamped)
+    ), superseded AS (
+        -- A reaper's estimate, replaced by the real settlement (never the other way round).
+        SELECT u.id, u.cost_uc AS old_cost_uc FROM usage_events u JOIN items i USING (reservation_id)
+        WHERE u.reaped AND NOT p_reaped
+        FOR UPDATE OF u
+    ), replaced AS (
+        UPDATE usage_events u SET
+            upstream_model = i.upstream_model, input_tokens = i.input_tokens,
+            cached_input_tokens = i.cached_input_tokens,
+            cache_write_tokens = i.cache_write_tokens, output_tokens = i.output_tokens,
+            cost_uc = i.cost_uc, status = i.status, cost_source = i.cost_source,
+            latency_ms = i.latency_ms, error = i.error, clamped = i.clamped, reaped = false
+        FROM superseded s, items i
+        WHERE u.id = s.id AND i.reservation_id = u.reservation_id
+        RETURNING u.customer_id, u.key_id, u.month, u.cost_uc - s.old_cost_uc AS cost_uc
     ), inserted AS (
         INSERT INTO usage_events (month, customer_id, key_id, install_id, provider, model,
             upstream_model, input_tokens, cached_input_tokens, cache_write_tokens,
             output_tokens, cost_uc, status, cost_source, latency_ms, request_id, error,
-            reservation_id)
+            reservation_id, clamped, reaped)
         SELECT month, customer_id, key_id, install_id, provider, model, upstream_model,
             input_tokens, cached_input_tokens, cache_write_tokens, output_tokens, cost_uc,
-            status, cost_source, latency_ms, request_id, error, reservation_id
+            status, cost_source, latency_ms, request_id, error, reservation_id, clamped,
+            p_reaped
         FROM items
         ON CONFLICT (reservation_id) DO NOTHING
         RETURNING reservation_id, customer_id, key_id, month, cost_uc
     ), released AS (
         DELETE FROM reservations r USING inserted i WHERE r.id = i.reservation_id
+    ), booked AS (
+        SELECT customer_id, key_id, month, cost_uc FROM inserted
+        UNION ALL
+        SELECT customer_id, key_id, month, cost_uc FROM replaced
     )
-    SELECT coalesce(array_agg(customer_id), '{}'), coalesce(array_agg(key_id), '{}'),
-           coalesce(array_agg(month), '{}'), coalesce(array_agg(cost_uc), '{}')
-    INTO customer_ids, key_ids, months, costs_uc
-    FROM inserted;
+    SELECT coalesce(array_agg(b.customer_id), '{}'), coalesce(array_agg(k.lineage_id), '{}'),
+           coalesce(array_agg(b.month), '{}'), coalesce(array_agg(b.cost_uc), '{}')
+    INTO customer_ids, lineage_ids, months, costs_uc
+    FROM booked b JOIN api_keys k ON k.id = b.key_id;
 END;
 $$;
 
 -- Adds the costs to each customer's month (parallel arrays, one element per settled item) and
--- draws credit for the part beyond the cap. Locks the customers first, sorted, then their
--- months, sorted.
+-- draws credit for the part beyond the cap, never more than is left (credit never goes
+-- negative; a negative cost, a reaper's estimate replaced by less, gives back what it drew).
+-- Locks the customers first, sorted, then their months, sorted.
 CREATE OR REPLACE FUNCTION kaixu_book_customer_months(
     p_customer_ids text[], p_months date[], p_costs_uc bigint[]
 )
@@ -71,6 +96,8 @@ DECLARE
     v_row record;
     v_spent bigint;
     v_draw bigint;
+    v_extra bigint;
+    v_credit_used bigint;
 BEGIN
     PERFORM 1 FROM customers WHERE id = ANY(p_customer_ids) ORDER BY id FOR NO KEY UPDATE;
     FOR v_row IN
@@ -81,10 +108,11 @@ BEGIN
         INSERT INTO customer_months AS cm (customer_id, month, spent_uc)
         VALUES (v_row.customer_id, v_row.month, v_row.cost_uc)
         ON CONFLICT (customer_id, month) DO UPDATE SET spent_uc = cm.spent_uc + excluded.spent_uc
-        RETURNING cm.spent_uc INTO v_spent;
+        RETURNING cm.spent_uc, cm.credit_used_uc INTO v_spent, v_credit_used;
         SELECT greatest(v_spent - c.monthly_cap_uc, 0)
-               - greatest(v_spent - v_row.cost_uc - c.monthly_cap_uc, 0)
-        INTO v_draw FROM customers c WHERE c.id = v_row.customer_id;
+               - greatest(v_spent - v_row.cost_uc - c.monthly_cap_uc, 0), c.extra_uc
+        INTO v_draw, v_extra FROM customers c WHERE c.id = v_row.customer_id;
+        v_draw := least(greatest(v_draw, -v_credit_used), greatest(v_extra, 0));
         IF v_draw <> 0 THEN
             UPDATE customer_months SET credit_used_uc = credit_used_uc + v_draw
             WHERE customer_id = v_row.customer_id AND month = v_row.month;
@@ -95,16 +123,16 @@ BEGIN
 END;
 $$;
 
--- Adds the costs to each key's month, locking the rows sorted.
+-- Adds the costs to each key lineage's month, locking the rows sorted.
 CREATE OR REPLACE FUNCTION kaixu_book_key_months(
-    p_key_ids text[], p_months date[], p_costs_uc bigint[]
+    p_lineage_ids text[], p_months date[], p_costs_uc bigint[]
 )
 RETURNS void
 LANGUAGE plpgsql AS $$
 BEGIN
     INSERT INTO key_months AS km (key_id, month, spent_uc)
     SELECT u.key_id, u.month, sum(u.cost_uc)
-    FROM unnest(p_key_ids, p_months, p_costs_uc) AS u(key_id, month, cost_uc)
+    FROM unnest(p_lineage_ids, p_months, p_costs_uc) AS u(key_id, month, cost_uc)
     GROUP BY 1, 2 ORDER BY 1, 2
     ON CONFLICT (key_id, month) DO UPDATE SET spent_uc = km.spent_uc + excluded.spent_uc;
 END;
@@ -126,6 +154,31 @@ BEGIN
 END;
 $$;
 
+-- Records and books one batch of settlements (parallel arrays) in the lock order above.
+CREATE OR REPLACE FUNCTION kaixu_apply_settlements(
+    p_reservation_ids bigint[], p_customer_ids text[], p_key_ids text[], p_months date[],
+    p_install_ids text[], p_providers text[], p_models text[], p_upstream_models text[],
+    p_input_tokens integer[], p_cached_input_tokens integer[], p_cache_write_tokens integer[],
+    p_output_tokens integer[], p_costs_uc bigint[], p_statuses text[], p_cost_sources text[],
+    p_latencies_ms integer[], p_request_ids text[], p_errors text[], p_clamped boolean[],
+    p_reaped boolean
+)
+RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_new record;
+BEGIN
+    SELECT * INTO v_new FROM kaixu_record_usage(
+        p_reservation_ids, p_customer_ids, p_key_ids, p_months, p_install_ids, p_providers,
+        p_models, p_upstream_models, p_input_tokens, p_cached_input_tokens,
+        p_cache_write_tokens, p_output_tokens, p_costs_uc, p_statuses, p_cost_sources,
+        p_latencies_ms, p_request_ids, p_errors, p_clamped, p_reaped);
+    PERFORM kaixu_book_customer_months(v_new.customer_ids, v_new.months, v_new.costs_uc);
+    PERFORM kaixu_book_key_months(v_new.lineage_ids, v_new.months, v_new.costs_uc);
+    PERFORM kaixu_book_gateway_months(v_new.customer_ids, v_new.months, v_new.costs_uc);
+END;
+$$;
+
 -- Settles many requests at once (parallel arrays, one element per request), in the lock order
 -- above. Idempotent per reservation: one already settled inserts and changes nothing, and still
 -- gets its row. One row per request: its month's figures after the batch, in no set order.
@@ -134,7 +187,7 @@ CREATE OR REPLACE FUNCTION kaixu_settle_batch(
     p_install_ids text[], p_providers text[], p_models text[], p_upstream_models text[],
     p_input_tokens integer[], p_cached_input_tokens integer[], p_cache_write_tokens integer[],
     p_output_tokens integer[], p_costs_uc bigint[], p_statuses text[], p_cost_sources text[],
-    p_latencies_ms integer[], p_request_ids text[], p_errors text[]
+    p_latencies_ms integer[], p_request_ids text[], p_errors text[], p_clamped boolean[]
 )
 RETURNS TABLE (
     reservation_id bigint, month date, cap_uc bigint, extra_uc bigint, spent_uc bigint,
@@ -142,17 +195,12 @@ RETURNS TABLE (
 )
 LANGUAGE plpgsql AS $$
 #variable_conflict use_column
-DECLARE
-    v_new record;
 BEGIN
-    SELECT * INTO v_new FROM kaixu_record_usage(
+    PERFORM kaixu_apply_settlements(
         p_reservation_ids, p_customer_ids, p_key_ids, p_months, p_install_ids, p_providers,
         p_models, p_upstream_models, p_input_tokens, p_cached_input_tokens,
         p_cache_write_tokens, p_output_tokens, p_costs_uc, p_statuses, p_cost_sources,
-        p_latencies_ms, p_request_ids, p_errors);
-    PERFORM kaixu_book_customer_months(v_new.customer_ids, v_new.months, v_new.costs_uc);
-    PERFORM kaixu_book_key_months(v_new.key_ids, v_new.months, v_new.costs_uc);
-    PERFORM kaixu_book_gateway_months(v_new.customer_ids, v_new.months, v_new.costs_uc);
+        p_latencies_ms, p_request_ids, p_errors, p_clamped, false);
 
     RETURN QUERY
     SELECT i.reservation_id, i.month, c.monthly_cap_uc, c.extra_uc,
@@ -162,6 +210,50 @@ BEGIN
     JOIN customers c ON c.id = i.customer_id
     JOIN api_keys k ON k.id = i.key_id
     LEFT JOIN customer_months cm ON cm.customer_id = i.customer_id AND cm.month = i.month
-    LEFT JOIN key_months km ON km.key_id = i.key_id AND km.month = i.month;
+    LEFT JOIN key_months km ON km.key_id = k.lineage_id AND km.month = i.month;
+END;
+$$;
+
+-- Settles the reservations of dead processes: those whose owner has not heart-beaten for
+-- p_stale_s (or is gone from gateway_processes), never p_self's. Each becomes one `aborted`
+-- usage row billed at its input estimate (what is known), marked reaped, so that a late real
+-- settlement from a process that was only cut off replaces it. At most 500 per call, skipping
+-- rows another reaper holds; returns how many it settled.
+CREATE OR REPLACE FUNCTION kaixu_reap(p_self text, p_stale_s double precision)
+RETURNS integer
+LANGUAGE plpgsql AS $$
+DECLARE
+    v record;
+BEGIN
+    SELECT array_agg(r.id) AS ids, array_agg(r.customer_id) AS customers,
+           array_agg(r.key_id) AS keys, array_agg(r.month) AS months,
+           array_agg(r.install_id) AS installs, array_agg(r.provider) AS providers,
+           array_agg(r.model) AS models, array_agg(r.input_tokens) AS inputs,
+           array_agg(r.input_cost_uc) AS costs,
+           array_agg((extract(epoch FROM now() - r.created_at) * 1000)::integer) AS latencies,
+           array_agg(r.request_id) AS requests, count(*)::integer AS n
+    INTO v
+    FROM (
+        SELECT * FROM reservations r
+        WHERE r.owner IS NOT NULL AND r.owner <> p_self
+          AND NOT EXISTS (
+              SELECT 1 FROM gateway_processes p
+              WHERE p.id = r.owner AND p.heartbeat_at > now() - make_interval(secs => p_stale_s))
+        ORDER BY r.id
+        LIMIT 500
+        FOR UPDATE SKIP LOCKED
+    ) r;
+    IF v.n = 0 THEN
+        RETURN 0;
+    END IF;
+    PERFORM kaixu_apply_settlements(
+        v.ids, v.customers, v.keys, v.months, v.installs, v.providers, v.models,
+        array_fill(NULL::text, ARRAY[v.n]), v.inputs, array_fill(0, ARRAY[v.n]),
+        array_fill(0, ARRAY[v.n]), array_fill(0, ARRAY[v.n]), v.costs,
+        array_fill('aborted'::text, ARRAY[v.n]), array_fill('estimated'::text, ARRAY[v.n]),
+        v.latencies, v.requests,
+        array_fill('The gateway process serving this call stopped; billed at its input estimate.'::text, ARRAY[v.n]),
+        array_fill(false, ARRAY[v.n]), true);
+    RETURN v.n;
 END;
 $$;

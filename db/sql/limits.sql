@@ -108,12 +108,13 @@ BEGIN
 END;
 $$;
 
--- A customer's and a key's month: the caps' inputs and what the live reservations hold (expired
+-- A customer's and a key lineage's month (a key's own cap counts the keys it replaced by
+-- rotation): the caps' inputs and what the live reservations hold (expired
 -- ones count for nothing). ONE statement, so one snapshot: a settlement is seen either entirely
 -- (spend up, its reservation gone) or not at all (its reservation, never smaller than its cost,
 -- still held). Read after the admission lock, it sees every settlement committed before it.
 CREATE OR REPLACE FUNCTION kaixu_books(
-    p_customer_id text, p_key_id text, p_month date,
+    p_customer_id text, p_lineage_id text, p_month date,
     OUT cap_uc bigint, OUT extra_uc bigint, OUT spent_uc bigint, OUT key_spent_uc bigint,
     OUT reserved_uc bigint, OUT key_reserved_uc bigint
 )
@@ -124,21 +125,24 @@ BEGIN
            (SELECT coalesce(sum(r.amount_uc), 0) FROM reservations r
             WHERE r.customer_id = c.id AND r.expires_at > now()),
            (SELECT coalesce(sum(r.amount_uc), 0) FROM reservations r
-            WHERE r.key_id = p_key_id AND r.expires_at > now())
+            WHERE r.lineage_id = p_lineage_id AND r.expires_at > now())
     INTO cap_uc, extra_uc, spent_uc, key_spent_uc, reserved_uc, key_reserved_uc
     FROM customers c
     LEFT JOIN customer_months cm ON cm.customer_id = c.id AND cm.month = p_month
-    LEFT JOIN key_months km ON km.key_id = p_key_id AND km.month = p_month
+    LEFT JOIN key_months km ON km.key_id = p_lineage_id AND km.month = p_month
     WHERE c.id = p_customer_id;
 END;
 $$;
 
 -- The books check: reserves p_estimate_uc if the customer's allowance (what is left of the cap,
 -- plus credit), the key's cap and the gateway's ceiling all have room for it beside the live
--- reservations. The caller holds the admission lock.
+-- reservations. The caller holds the admission lock. The reservation records its call (owner
+-- process, provider, model, input estimate): a reaper settles it from these if that process
+-- dies (ledger.sql, kaixu_reap).
 CREATE OR REPLACE FUNCTION kaixu_reserve(
-    p_customer_id text, p_key_id text, p_key_cap_uc bigint, p_estimate_uc bigint,
-    p_ttl_s integer, p_gateway_ceiling_uc bigint, p_month date
+    p_customer_id text, p_key_id text, p_lineage_id text, p_key_cap_uc bigint,
+    p_estimate_uc bigint, p_ttl_s integer, p_gateway_ceiling_uc bigint, p_month date,
+    p_call kaixu_call
 )
 RETURNS TABLE (
     outcome kaixu_admission_outcome, reservation_id bigint, retry_after_s double precision,
@@ -152,7 +156,7 @@ DECLARE
     v_gateway_used bigint;
     v_reservation bigint;
 BEGIN
-    v_books := kaixu_books(p_customer_id, p_key_id, p_month);
+    v_books := kaixu_books(p_customer_id, p_lineage_id, p_month);
     IF greatest(v_books.cap_uc - v_books.spent_uc, 0) + v_books.extra_uc
             - v_books.reserved_uc < p_estimate_uc THEN
         limit_scope := 'customer';
@@ -170,9 +174,12 @@ BEGIN
     END IF;
 
     IF limit_scope IS NULL THEN
-        INSERT INTO reservations (customer_id, key_id, month, amount_uc, expires_at)
-        VALUES (p_customer_id, p_key_id, p_month, p_estimate_uc,
-                now() + make_interval(secs => p_ttl_s))
+        INSERT INTO reservations (customer_id, key_id, lineage_id, month, amount_uc, expires_at,
+            owner, provider, model, install_id, request_id, input_tokens, input_cost_uc)
+        VALUES (p_customer_id, p_key_id, p_lineage_id, p_month, p_estimate_uc,
+                now() + make_interval(secs => p_ttl_s), p_call.owner, p_call.provider,
+                p_call.model, p_call.install_id, p_call.request_id, p_call.input_tokens,
+                p_call.input_cost_uc)
         RETURNING id INTO v_reservation;
         outcome := 'ok';
     ELSE
@@ -188,7 +195,7 @@ $$;
 -- a refusal before the books check carries zero month figures.
 CREATE OR REPLACE FUNCTION kaixu_admit_one(
     p_key_id text, p_estimate_uc bigint, p_ttl_s integer, p_install_id text,
-    p_user_agent text, p_gateway_ceiling_uc bigint
+    p_user_agent text, p_gateway_ceiling_uc bigint, p_call kaixu_call
 )
 RETURNS TABLE (
     outcome kaixu_admission_outcome, reservation_id bigint, retry_after_s double precision,
@@ -224,8 +231,9 @@ BEGIN
         SELECT * INTO v_wait, v_scope
         FROM kaixu_rate_limit(v_customer.id, v_customer.rpm_limit, p_key_id, v_key.rpm_limit);
         IF v_wait = 0 THEN
-            RETURN QUERY SELECT * FROM kaixu_reserve(v_key.customer_id, p_key_id, v_key.cap_uc,
-                p_estimate_uc, p_ttl_s, p_gateway_ceiling_uc, v_month);
+            RETURN QUERY SELECT * FROM kaixu_reserve(v_key.customer_id, p_key_id,
+                v_key.lineage_id, v_key.cap_uc, p_estimate_uc, p_ttl_s, p_gateway_ceiling_uc,
+                v_month, p_call);
             RETURN;
         END IF;
         v_refused := 'rate_limited';
@@ -238,9 +246,11 @@ $$;
 -- Every admission waiting at the same moment (in one process), in one round trip and one
 -- transaction: kaixu_admit_one for each, customers taken in the order of their admission lock's
 -- key (unknown keys last). One row per request, idx its 1-based position in the arrays.
+-- p_owner is the admitting process (gateway_processes.id), owner of every reservation made.
 CREATE OR REPLACE FUNCTION kaixu_admit_batch(
     p_key_ids text[], p_estimates_uc bigint[], p_ttl_s integer, p_install_ids text[],
-    p_user_agents text[], p_gateway_ceiling_uc bigint
+    p_user_agents text[], p_gateway_ceiling_uc bigint, p_owner text, p_providers text[],
+    p_models text[], p_request_ids text[], p_input_tokens integer[], p_input_costs_uc bigint[]
 )
 RETURNS TABLE (
     idx integer, outcome kaixu_admission_outcome, reservation_id bigint,
@@ -258,15 +268,19 @@ BEGIN
     -- only these in-flight requests' holds were lost.
     PERFORM set_config('synchronous_commit', 'off', true);
     FOR v_item IN
-        SELECT u.idx, u.key_id, u.estimate_uc, u.install_id, u.user_agent
-        FROM unnest(p_key_ids, p_estimates_uc, p_install_ids, p_user_agents)
-             WITH ORDINALITY AS u(key_id, estimate_uc, install_id, user_agent, idx)
+        SELECT u.idx, u.key_id, u.estimate_uc, u.install_id, u.user_agent,
+               ROW(p_owner, u.provider, u.model, u.install_id, u.request_id, u.input_tokens,
+                   u.input_cost_uc)::kaixu_call AS call
+        FROM unnest(p_key_ids, p_estimates_uc, p_install_ids, p_user_agents, p_providers,
+                    p_models, p_request_ids, p_input_tokens, p_input_costs_uc)
+             WITH ORDINALITY AS u(key_id, estimate_uc, install_id, user_agent, provider, model,
+                                  request_id, input_tokens, input_cost_uc, idx)
         LEFT JOIN api_keys k ON k.id = u.key_id
         ORDER BY hashtext(k.customer_id), u.idx
     LOOP
         RETURN QUERY SELECT v_item.idx::integer, a.*
         FROM kaixu_admit_one(v_item.key_id, v_item.estimate_uc, p_ttl_s, v_item.install_id,
-                             v_item.user_agent, p_gateway_ceiling_uc) AS a;
+                             v_item.user_agent, p_gateway_ceiling_uc, v_item.call) AS a;
     END LOOP;
 END;
 $$;

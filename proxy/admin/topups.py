@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from core.money import uc_to_cents
+from core.money import MAX_CREDIT_UC, uc_to_cents
 from db import customers as db_customers
 from db import topups as db_topups
 from proxy.admin import audit
@@ -38,6 +38,13 @@ async def create_topup(request: web.Request) -> web.Response:
     async with request.config_dict[DB_POOL].acquire() as conn, conn.transaction():
         if not await db_customers.customer_exists(conn, cid):
             raise no_customer(cid)
+        room_uc = await db_topups.credit_room(conn, cid, MAX_CREDIT_UC)
+        if amount_uc > room_uc:
+            raise invalid(
+                "amount_cents",
+                f"would take the credit balance over {uc_to_cents(MAX_CREDIT_UC):,} cents;"
+                f" at most {uc_to_cents(room_uc)} more can be added",
+            )
         row = await db_topups.insert_topup(
             conn, customer_id=cid, amount_uc=amount_uc, source="manual",
             note=values.get("note", ""), actor=actor,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 
 import asyncpg
 
@@ -16,6 +17,10 @@ from core.pricing import PriceTable
 from db.pool import DB_UNAVAILABLE_ERRORS
 from db.prices import fetch_prices, price_from_row
 from proxy.infra.cache import KeyCache, PriceBook
+
+# Told of every key/customer notification (kind, id), and ("all", "") after a (re)connect:
+# the cutoff of running calls (proxy.ledger.cutoff).
+ChangeListener = Callable[[str, str], None]
 
 log = logging.getLogger("kaixu.invalidation")
 
@@ -31,8 +36,16 @@ async def reload_prices(pool: asyncpg.Pool, book: PriceBook) -> None:
 
 
 class Invalidator:
-    def __init__(self, dsn: str, pool: asyncpg.Pool, keys: KeyCache, prices: PriceBook) -> None:
+    def __init__(
+        self,
+        dsn: str,
+        pool: asyncpg.Pool,
+        keys: KeyCache,
+        prices: PriceBook,
+        on_change: ChangeListener | None = None,
+    ) -> None:
         self.dsn, self.pool, self.keys, self.prices = dsn, pool, keys, prices
+        self.on_change = on_change
         self.connected = asyncio.Event()
         self._reloads: set[asyncio.Task[None]] = set()
 
@@ -42,11 +55,13 @@ class Invalidator:
             self.keys.evict_key(ident)
         elif kind == "customer":
             self.keys.evict_customer(ident)
+        if kind in ("key", "customer") and self.on_change is not None:
+            self.on_change(kind, ident)
         elif kind == "prices":
             task = asyncio.get_running_loop().create_task(self._reload_prices())
             self._reloads.add(task)  # keep a reference until it is done
             task.add_done_callback(self._reloads.discard)
-        else:
+        elif kind not in ("key", "customer"):
             self.keys.clear()
 
     async def _reload_prices(self) -> None:
@@ -70,6 +85,8 @@ class Invalidator:
                 await reload_prices(self.pool, self.prices)
                 self.keys.live = True
                 self.connected.set()
+                if self.on_change is not None:
+                    self.on_change("all", "")
                 while not lost.is_set():
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(lost.wait(), HEALTH_CHECK_S)

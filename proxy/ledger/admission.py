@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from core import errors
+from core.billing import Bounds, input_bound
 from core.chat import ChatRequest
 from core.money import estimate_tokens
 from core.month import MonthState
@@ -19,6 +20,7 @@ from core.usage import Usage
 from db.gateway import Admission
 from proxy.infra.cache import PriceBook
 from proxy.ledger.call import Call, Client
+from proxy.ledger.running import RunningCalls
 from proxy.ledger.writers import Admitter, Settler
 from proxy.providers.base import Provider
 
@@ -78,6 +80,7 @@ class Gate:
     settler: Settler
     prices: PriceBook
     total_timeout_s: float
+    running: RunningCalls
 
     def price(self, chat: ChatRequest) -> Price:
         price = self.prices.table.lookup(chat.provider, chat.model)
@@ -107,6 +110,11 @@ class Gate:
                 estimate_uc=reserve_uc,
                 install_id=client.install_id,
                 user_agent=client.user_agent,
+                provider=chat.provider,
+                model=chat.model,
+                request_id=client.request_id,
+                input_tokens=input_estimate,
+                input_cost_uc=price.cost_uc(Usage(input_tokens=input_estimate)),
             )
         )
         if row["outcome"] != AdmissionOutcome.OK:
@@ -119,7 +127,12 @@ class Gate:
             price=price,
             reservation_id=row["reservation_id"],
             month=MonthState.from_row(row),
-            input_estimate=input_estimate,
+            bounds=Bounds(
+                input_estimate=input_estimate,
+                input_bound=input_bound([m.content for m in chat.messages]),
+                max_tokens=chat.max_tokens,
+            ),
             client=client,
             total_timeout_s=self.total_timeout_s,
+            running=self.running,
         )

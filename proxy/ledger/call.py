@@ -11,7 +11,7 @@ from contextlib import aclosing
 from dataclasses import dataclass, field
 
 from core import errors
-from core.billing import Transcript, bill
+from core.billing import Bounds, Transcript, bill
 from core.chat import ChatRequest
 from core.events import (
     CallEvent,
@@ -29,6 +29,7 @@ from core.policy import KeyPolicy
 from core.pricing import Price
 from core.text import clean_text
 from db.gateway import Settlement
+from proxy.ledger.running import RunningCalls
 from proxy.ledger.writers import Settler
 from proxy.providers.base import Provider
 from proxy.providers.upstream_errors import upstream_timeout
@@ -58,14 +59,16 @@ class Call:
     price: Price
     reservation_id: int
     month: MonthState  # as admitted
-    input_estimate: int
+    bounds: Bounds
     client: Client
     total_timeout_s: float
+    running: RunningCalls
     started: float = field(default_factory=time.perf_counter)
     transcript: Transcript = field(default_factory=Transcript)
     result: CallResult | None = None
     settling: bool = False  # settle() ran (its write may have failed: never twice)
     expired: bool = False  # UPSTREAM_TOTAL_TIMEOUT_S passed
+    cut_by: errors.GatewayError | None = None  # why the gateway ended it (revoked, stopping)
     _puller: asyncio.Task[object] | None = None  # the task waiting for the next event
 
     async def events(self, *, stream: bool) -> AsyncIterator[CallEvent]:
@@ -77,6 +80,7 @@ class Call:
         # One timer for the whole call (not one per event): it interrupts a waiting pull.
         deadline = loop.call_at(loop.time() + self.total_timeout_s, self._deadline_passed)
         accepted = ended = False
+        self.running.add(self)
         try:
             async with aclosing(self.provider.events(self.chat, stream=stream)) as upstream:
                 while (event := await self._pull(upstream)) is not None:
@@ -91,7 +95,7 @@ class Call:
                     f"{self.chat.provider} ended the stream before its end marker"
                 )
             ended = True
-        except (TimeoutError, errors.GatewayError) as exc:
+        except Exception as exc:
             error = self._as_error(exc, accepted)
             result = await self.settle(UsageStatus.ERROR, error)
             if not accepted:
@@ -100,6 +104,7 @@ class Call:
             return
         finally:
             deadline.cancel()
+            self.running.discard(self)
             if not ended and not self.settling:  # the consumer went away, or a bug broke it
                 await self.settle(UsageStatus.ABORTED)
         yield Finished(await self.settle(UsageStatus.OK))
@@ -107,6 +112,8 @@ class Call:
     async def _pull(self, upstream: AsyncIterator[UpstreamEvent]) -> UpstreamEvent | None:
         """The next upstream event, None at the end. The deadline passing interrupts the wait
         with TimeoutError."""
+        if self.cut_by is not None:
+            raise self.cut_by
         if self.expired:
             raise TimeoutError
         task = self._puller = asyncio.current_task()
@@ -115,9 +122,11 @@ class Call:
         except StopAsyncIteration:
             return None
         except asyncio.CancelledError:
-            if not self.expired or task is None:
+            if (not self.expired and self.cut_by is None) or task is None:
                 raise
             task.uncancel()  # our own cancellation: not the task's end
+            if self.cut_by is not None:
+                raise self.cut_by from None
             raise TimeoutError from None
         finally:
             self._puller = None
@@ -127,11 +136,26 @@ class Call:
         if self._puller is not None:
             self._puller.cancel()
 
+    def cut(self, reason: errors.GatewayError) -> None:
+        """End the call now with `reason` (key revoked, customer deactivated, gateway stopping):
+        the client gets it as an error, billed for what was produced."""
+        if self.cut_by is None:
+            self.cut_by = reason
+            if self._puller is not None:
+                self._puller.cancel()
+
     def _as_error(self, exc: Exception, accepted: bool) -> errors.GatewayError:
-        """The call's own deadline passing is a timeout like any other (a 504)."""
+        """The call's own deadline passing is a timeout like any other (a 504); a bug is kept
+        in the log and reaches the client as the contract's error, billed like any failure."""
         if isinstance(exc, errors.GatewayError):
             return exc
-        return upstream_timeout(self.chat.provider, phase="finish" if accepted else "answer")
+        if isinstance(exc, TimeoutError):
+            return upstream_timeout(self.chat.provider, phase="finish" if accepted else "answer")
+        log.error("call failed inside the gateway", exc_info=exc,
+                  extra={"request_id": self.client.request_id})  # fmt: skip
+        if not accepted:
+            return errors.InternalError("The gateway failed before the provider answered.")
+        return errors.UpstreamError("The gateway failed while relaying the provider's answer.")
 
     async def settle(
         self, status: UsageStatus, error: errors.GatewayError | None = None
@@ -141,10 +165,14 @@ class Call:
         if self.result is not None:
             return self.result
         self.settling = True
-        usage, source = bill(
-            self.transcript, status, error,
-            input_estimate=self.input_estimate, max_tokens=self.chat.max_tokens,
-        )  # fmt: skip
+        billed = bill(self.transcript, status, error, self.bounds)
+        usage, source = billed.usage, billed.source
+        if billed.clamped:
+            log.warning(
+                "reported usage beyond the request's bounds; clamped",
+                extra={"request_id": self.client.request_id, "provider": self.chat.provider,
+                       "reported": str(self.transcript.usage)},
+            )  # fmt: skip
         cost_uc = self.price.cost_uc(usage)
         upstream_model = clean_text(self.transcript.upstream_model, 200)
         settlement = Settlement(
@@ -166,11 +194,14 @@ class Call:
             latency_ms=int((time.perf_counter() - self.started) * 1000),
             request_id=self.client.request_id,
             error=clean_text(error.message, 500) if error else None,
+            clamped=billed.clamped,
         )
         try:
             row = await self.settler.submit(settlement)
         except Exception:
-            # The reservation expires unused; the log keeps the figures for reconciliation.
+            # Not the database being away (that is kept in the journal): a write it refused.
+            # The reservation stays with this process until it expires; the log keeps the
+            # figures for reconciliation.
             log.error(
                 "settle failed; usage not recorded",
                 extra={"request_id": self.client.request_id, "cost_uc": cost_uc,
@@ -184,6 +215,7 @@ class Call:
             usage=usage,
             cost_uc=cost_uc,
             cost_source=source.value,
-            month=MonthState.from_row(row),
+            # None: kept in the journal (database away); the month as it will be booked.
+            month=MonthState.from_row(row) if row is not None else self.month.after(cost_uc),
         )
         return self.result

@@ -1,53 +1,118 @@
 """The hot path's two database writers, batched (proxy.ledger.batching): admissions before the
-upstream call and settlements after it."""
+upstream call and settlements after it; and the replay of settlements kept in the journal."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 
 import asyncpg
 
 from db.gateway import Admission, Settlement, admit_batch, settle_batch
 from db.pool import DB_UNAVAILABLE_ERRORS
 from proxy.ledger.batching import Batcher
+from proxy.ledger.journal import Journal
 
-SETTLE_ATTEMPTS = 5
+log = logging.getLogger("kaixu.settlement")
+
+ROLLBACK_ATTEMPTS = 5  # a deadlock or serialization failure rolled the batch back: retry
+SETTLE_TIMEOUT_S = 10.0  # a write that hangs (database unreachable) goes to the journal
+REPLAY_BATCH = 500
+REPLAY_DELAYS_S = (0.5, 1.0, 2.0, 4.0)  # then every 4 s until the database is back
+RESCAN_S = 2.0
 
 
 class Admitter(Batcher[Admission, asyncpg.Record]):
     """Never retried: an admission that may have reserved must not run twice (its request fails
-    with 503 instead, and a reservation left behind expires unused)."""
+    with 503 instead; a reservation left behind belongs to this process, which settles or
+    releases it)."""
 
-    def __init__(self, pool: asyncpg.Pool, ttl_s: int, ceiling_uc: int | None) -> None:
+    def __init__(self, pool: asyncpg.Pool, ttl_s: int, ceiling_uc: int | None, owner: str) -> None:
         super().__init__(self._admit)
-        self._pool, self._ttl_s, self._ceiling_uc = pool, ttl_s, ceiling_uc
+        self._pool, self._ttl_s, self._ceiling_uc, self._owner = pool, ttl_s, ceiling_uc, owner
 
     async def _admit(self, items: list[Admission]) -> list[asyncpg.Record]:
-        return await admit_batch(self._pool, items, self._ttl_s, self._ceiling_uc)
+        return await admit_batch(self._pool, items, self._ttl_s, self._ceiling_uc, self._owner)
 
 
-class Settler(Batcher[Settlement, asyncpg.Record]):
-    """Retried (settling is idempotent per reservation); each request is answered only after
-    its own usage row is committed."""
+async def _write(pool: asyncpg.Pool, items: list[Settlement]) -> list[asyncpg.Record]:
+    """One batch, retried only when it rolled back; DB_UNAVAILABLE_ERRORS go to the caller."""
+    for attempt in range(1, ROLLBACK_ATTEMPTS + 1):
+        try:
+            return await asyncio.wait_for(settle_batch(pool, items), SETTLE_TIMEOUT_S)
+        except asyncpg.TransactionRollbackError:
+            if attempt == ROLLBACK_ATTEMPTS:
+                raise
+            await asyncio.sleep(0.05 * attempt)
+    raise AssertionError("unreachable")
 
-    def __init__(self, pool: asyncpg.Pool) -> None:
+
+class Settler(Batcher[Settlement, asyncpg.Record | None]):
+    """Each request is answered after its usage row is committed, or, while the database is
+    unreachable, kept durably in the journal (its result is then None) for the replayer."""
+
+    def __init__(self, pool: asyncpg.Pool, journal: Journal) -> None:
         super().__init__(self._settle)
         self._pool = pool
+        self.journal = journal
+        self.kept = asyncio.Event()  # set when something was kept: wakes the replayer
 
-    async def _settle(self, items: list[Settlement]) -> list[asyncpg.Record]:
-        rows = await self._settle_with_retries(items)
+    async def _settle(self, items: list[Settlement]) -> list[asyncpg.Record | None]:
+        try:
+            rows = await _write(self._pool, items)
+        except DB_UNAVAILABLE_ERRORS:
+            await asyncio.to_thread(self.journal.keep, items)
+            self.kept.set()
+            return [None] * len(items)
         by_reservation = {row["reservation_id"]: row for row in rows}
         return [by_reservation[item.reservation_id] for item in items]
 
-    async def _settle_with_retries(self, items: list[Settlement]) -> list[asyncpg.Record]:
-        delay = 0.1
-        for attempt in range(1, SETTLE_ATTEMPTS + 1):
+
+class Replayer:
+    """Writes what the journal holds, oldest first, retrying until the database takes it."""
+
+    def __init__(self, pool: asyncpg.Pool, settler: Settler) -> None:
+        self._pool = pool
+        self._settler = settler
+        self._journal = settler.journal
+
+    async def run(self) -> None:
+        failures = 0
+        while True:
+            self._settler.kept.clear()
             try:
-                return await settle_batch(self._pool, items)
-            except (*DB_UNAVAILABLE_ERRORS, asyncpg.TransactionRollbackError):
-                # Also deadlocks and serialization failures: the batch rolled back, retry it.
-                if attempt == SETTLE_ATTEMPTS:
-                    raise
-                await asyncio.sleep(delay)
-                delay *= 3
-        raise AssertionError("unreachable")
+                await self.replay_once()
+                failures = 0
+            except DB_UNAVAILABLE_ERRORS:
+                await asyncio.sleep(REPLAY_DELAYS_S[min(failures, len(REPLAY_DELAYS_S) - 1)])
+                failures += 1
+                continue
+            # Woken by a new keep; or, for segments a sibling process still holds, a rescan.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._settler.kept.wait(), RESCAN_S)
+
+    async def replay_once(self) -> None:
+        """Every segment nobody holds, including this process's own once closed."""
+        self._journal.close_segment()
+        for path in self._journal.pending():
+            with self._journal.claim(path) as items:
+                if items is None:
+                    continue
+                for start in range(0, len(items), REPLAY_BATCH):
+                    await self._replay(items[start : start + REPLAY_BATCH])
+                log.info("journal segment replayed", extra={"segment": path.name,
+                                                            "count": len(items)})  # fmt: skip
+
+    async def _replay(self, items: list[Settlement]) -> None:
+        try:
+            await _write(self._pool, items)
+        except DB_UNAVAILABLE_ERRORS:
+            raise
+        except Exception:
+            if len(items) == 1:  # it can never be written: say so, keep the others going
+                log.exception("journal settlement refused by the database",
+                              extra={"reservation_id": items[0].reservation_id})  # fmt: skip
+                return
+            for item in items:
+                await self._replay([item])

@@ -64,7 +64,7 @@ class NativeStream:
         if isinstance(event, Finished):
             return [("done", dumps(_end(event.result)))]
         if isinstance(event, Failed):
-            failure = {"type": "upstream_error", "message": event.error.message}
+            failure = {"type": event.error.error_type, "message": event.error.message}
             return [("error", dumps({"error": failure, **_end(event.result)}))]
         return []
 

@@ -115,8 +115,8 @@ class ChunkStream:
         if isinstance(event, Failed):  # what OpenAI sends mid-stream; its SDK raises APIError
             body = {
                 "message": event.error.message,
-                "type": "upstream_error",
-                "code": "upstream_error",
+                "type": event.error.error_type,
+                "code": event.error.error_type,
                 "param": None,
                 "kaixu": gateway_json(event.result),
             }

@@ -12,7 +12,8 @@ import orjson
 from aiohttp import web
 from aiohttp_sse import EventSourceResponse
 
-from core.events import CallEvent
+from core import errors
+from core.events import CallEvent, Failed
 from proxy.ledger.call import Call
 
 log = logging.getLogger("kaixu.sse")
@@ -48,14 +49,16 @@ async def stream_call(request: web.Request, call: Call, fmt: StreamFormat) -> we
     except Exception:
         if not response.prepared:
             raise  # nothing sent yet: an ordinary JSON error response
-        # Mid-stream, an error response can no longer be sent: end the stream cleanly (the
-        # call is settled, or its failure logged) rather than leaving it open.
+        # Mid-stream, an error response can no longer be sent: end the stream with the
+        # format's error event (the call is settled by now, or its failure logged).
         log.exception(
             "stream failed after it started", extra={"request_id": call.client.request_id}
         )
-        failure = {"type": "internal_error", "message": "The gateway failed mid-stream."}
-        with contextlib.suppress(Exception):
-            await response.send(dumps({"error": failure}), event="error")
+        if call.result is not None:
+            failed = Failed(errors.UpstreamError("The gateway failed mid-stream."), call.result)
+            with contextlib.suppress(Exception):
+                for name, data in fmt.frames(failed):
+                    await response.send(data, event=name)
     response.stop_streaming()
     with contextlib.suppress(ConnectionResetError):
         await response.write_eof()

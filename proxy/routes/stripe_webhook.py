@@ -12,7 +12,7 @@ import stripe
 from aiohttp import web
 
 from core.errors import InvalidRequest
-from core.money import UC_PER_CENT, uc_to_cents
+from core.money import MAX_CREDIT_UC, UC_PER_CENT, uc_to_cents
 from core.text import CUSTOMER_ID
 from db import audit as db_audit
 from db import customers as db_customers
@@ -119,6 +119,12 @@ async def _credit(conn: asyncpg.Connection, received: Received) -> str:
     assert received.customer_id and received.session_id and received.amount_cents
     if not await db_customers.customer_exists(conn, received.customer_id):
         return "unknown_customer"
+    room_uc = await db_topups.credit_room(conn, received.customer_id, MAX_CREDIT_UC)
+    if received.amount_cents * UC_PER_CENT > room_uc:
+        # Paid, but the balance would pass its bound: recorded, for the operator to refund.
+        log.error("stripe payment not credited: credit bound", extra={
+            "session_id": received.session_id, "customer_id": received.customer_id})  # fmt: skip
+        return "over_limit"
     # The unique stripe_session_id makes a concurrent second credit wait, then insert nothing.
     row = await db_topups.insert_topup(
         conn,
