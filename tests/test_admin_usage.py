@@ -70,10 +70,10 @@ async def month(client, db) -> dict[str, str | list[int]]:
     )
     # Requests in flight: live reservations count as reserved, an expired one does not.
     await db.execute(
-        "INSERT INTO reservations (customer_id, key_id, month, amount_uc, expires_at) VALUES"
-        " ('acme', $1, $3, 499993, now() + interval '1 hour'),"
-        " ('acme', $2, $3, 7, now() + interval '1 hour'),"
-        " ('acme', $2, $3, 1000, now() - interval '1 second')",
+        "INSERT INTO reservations (customer_id, key_id, lineage_id, month, amount_uc, expires_at)"
+        " VALUES ('acme', $1, $1, $3, 499993, now() + interval '1 hour'),"
+        " ('acme', $2, $2, $3, 7, now() + interval '1 hour'),"
+        " ('acme', $2, $2, $3, 1000, now() - interval '1 second')",
         master, sub, JAN,
     )  # fmt: skip
     ids = [

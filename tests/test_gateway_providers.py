@@ -160,7 +160,10 @@ async def test_a_dated_request_model_uses_its_base_price(gateway, db) -> None:
 
 async def test_long_context_prices_apply_above_the_threshold(gateway) -> None:
     _, key = await create_customer(gateway)
-    body = chat_body("anthropic", "claude-sonnet-4-5", "fake:usage=250000,1000")
+    # A prompt long enough to make 250k input tokens believable (reported usage is clamped to
+    # what the request's size allows).
+    prompt = "fake:usage=250000,1000 " + "x" * 250_000
+    body = chat_body("anthropic", "claude-sonnet-4-5", prompt)
     response = await gateway.post("/v1/gateway/chat", json=body, headers=bearer(key))
     # 250k x $6.00 + 1k x $22.50 per 1M tokens = $1.5225 = 152.25 cents
     assert (await response.json())["usage"]["cost_cents"] == 152.25

@@ -76,8 +76,10 @@ async def test_one_bad_admission_fails_alone(gateway, db) -> None:
     kv = await db.fetchval("SELECT id FROM api_keys WHERE customer_id = 'victim'")
     admitter = gateway.server.app[GATE].admitter
     good, bad = await asyncio.gather(
-        admitter.submit(Admission(kv, 100, None, "curl/8")),
-        admitter.submit(Admission(kv, 100, None, "Mozilla\udcff")),  # not encodable
+        admitter.submit(Admission(kv, 100, None, "curl/8", "openai", "gpt-4o-mini", "r1", 4, 1)),
+        admitter.submit(  # not encodable
+            Admission(kv, 100, None, "Mozilla\udcff", "openai", "gpt-4o-mini", "r2", 4, 1)
+        ),
         return_exceptions=True,
     )
     assert not isinstance(good, Exception) and good["outcome"] == "ok"

@@ -117,8 +117,8 @@ async def test_reservations_of_a_crashed_request_stop_counting_when_they_expire(
     month = await db.fetchval("SELECT date_trunc('month', now() AT TIME ZONE 'UTC')::date")
     # A process admitted a request reserving the whole allowance, then died without settling.
     reservation = await db.fetchval(
-        "INSERT INTO reservations (customer_id, key_id, month, amount_uc, expires_at)"
-        " VALUES ($1, $2, $3, 10000, now() + interval '1 hour') RETURNING id",
+        "INSERT INTO reservations (customer_id, key_id, lineage_id, month, amount_uc, expires_at)"
+        " VALUES ($1, $2, $2, $3, 10000, now() + interval '1 hour') RETURNING id",
         customer["id"], key_id, month,
     )  # fmt: skip
     assert (await call(gateway, key))[0] == 402  # still held: it has not expired

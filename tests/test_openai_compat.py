@@ -43,7 +43,7 @@ async def rows(db) -> list:
 @pytest.mark.parametrize("provider", MODELS)
 async def test_non_stream_matches_the_native_route(gateway, db, customer, client, provider):
     completion = await client.chat.completions.create(
-        model=MODELS[provider], messages=[{"role": "user", "content": PROMPT}], max_tokens=64
+        model=MODELS[provider], messages=[{"role": "user", "content": PROMPT}], max_tokens=256
     )
     assert completion.object == "chat.completion"
     assert completion.choices[0].message.content == TEXT
@@ -52,7 +52,7 @@ async def test_non_stream_matches_the_native_route(gateway, db, customer, client
     [compat_row] = await rows(db)
     assert compat_row["provider"] == provider and compat_row["status"] == "ok"
 
-    native = chat_body(provider, MODELS[provider].split("/")[-1], PROMPT, max_tokens=64)
+    native = chat_body(provider, MODELS[provider].split("/")[-1], PROMPT, max_tokens=256)
     response = await gateway.post("/v1/gateway/chat", json=native, headers=bearer(customer[1]))
     assert response.status == 200
     native_row = (await rows(db))[1]

@@ -20,7 +20,12 @@ from tests.fixtures import restore
 _CREATE = re.compile(r"CREATE OR REPLACE (FUNCTION|VIEW|TRIGGER)\s+(\w+)")
 _BODY = re.compile(r"\bAS\s+\$(\w*)\$(.*?)\$\1\$", re.DOTALL)
 _PARAMETER_MODES = {"IN", "OUT", "INOUT", "VARIADIC"}
-ADMIT_BATCH = "kaixu_admit_batch(text[], bigint[], integer, text[], text[], bigint)"
+# The deployed schema's admission batch (0010), and today's.
+DEPLOYED_ADMIT_BATCH = "kaixu_admit_batch(text[], bigint[], integer, text[], text[], bigint)"
+ADMIT_BATCH = (
+    "kaixu_admit_batch(text[], bigint[], integer, text[], text[], bigint, text, text[], text[],"
+    " text[], integer[], bigint[])"
+)
 
 
 @dataclass(frozen=True)
@@ -238,9 +243,9 @@ def test_upgraded_from_the_deployed_schema_equals_fresh(new_database) -> None:
     fresh, upgraded = new_database(), new_database()
     migrate(fresh)
     restore(upgraded)
-    assert result_of(upgraded, ADMIT_BATCH).startswith("TABLE(idx integer, outcome text,")
+    assert result_of(upgraded, DEPLOYED_ADMIT_BATCH).startswith("TABLE(idx integer, outcome text,")
 
-    assert migrate(upgraded) == ["0011.live-sql"]
+    assert migrate(upgraded) == ["0011.live-sql", "0012.reliability"]
     assert_installed_as_declared(upgraded)
     expected = catalog(fresh)
     got = catalog(upgraded)
@@ -252,8 +257,8 @@ def test_rolled_back_and_migrated_again_equals_fresh(new_database) -> None:
     fresh, again = new_database(), new_database()
     migrate(fresh)
     migrate(again)
-    rollback(again, 1)
-    assert migrate(again) == ["0011.live-sql"]
+    rollback(again, 2)
+    assert migrate(again) == ["0011.live-sql", "0012.reliability"]
     assert catalog(again) == catalog(fresh)
 
 
