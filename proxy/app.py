@@ -13,6 +13,7 @@ from aiohttp import web
 from core.settings import Settings
 from db.pool import DB_UNAVAILABLE_ERRORS, create_pool
 from proxy.admin import create_admin_app
+from proxy.http.body_deadline import body_deadline
 from proxy.http.middleware import observe
 from proxy.infra.background import running
 from proxy.infra.cache import KeyCache, PriceBook
@@ -114,7 +115,9 @@ async def _stripe(app: web.Application) -> AsyncIterator[None]:
 
 
 def create_app(settings: Settings) -> web.Application:
-    app = web.Application(middlewares=[observe], client_max_size=settings.max_body_bytes)
+    app = web.Application(
+        middlewares=[observe, body_deadline], client_max_size=settings.max_body_bytes
+    )
     app[SETTINGS] = settings
     app[METRICS] = Metrics()
     for context in (_db_pool, _caches, _ledger, _providers, _stripe):
