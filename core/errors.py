@@ -72,6 +72,13 @@ class NotFound(GatewayError):
     type = "not_found"
 
 
+class RequestTimeout(GatewayError):
+    """The request body did not arrive within BODY_READ_TIMEOUT_S."""
+
+    status = 408
+    type = "request_timeout"
+
+
 class Conflict(GatewayError):
     status = 409
     type = "conflict"

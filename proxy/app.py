@@ -18,6 +18,7 @@ from core.settings import Settings
 from db import processes
 from db.pool import DB_UNAVAILABLE_ERRORS, create_pool
 from proxy.admin import create_admin_app
+from proxy.http.body_deadline import body_deadline
 from proxy.http.middleware import observe
 from proxy.infra.background import running
 from proxy.infra.cache import KeyCache, PriceBook
@@ -160,7 +161,9 @@ async def _stripe(app: web.Application) -> AsyncIterator[None]:
 
 
 def create_app(settings: Settings) -> web.Application:
-    app = web.Application(middlewares=[observe], client_max_size=settings.max_body_bytes)
+    app = web.Application(
+        middlewares=[observe, body_deadline], client_max_size=settings.max_body_bytes
+    )
     app[SETTINGS] = settings
     app[METRICS] = Metrics()
     app[RUNNING] = RunningCalls()

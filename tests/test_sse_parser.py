@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
+import random
+import re
+
 import pytest
 
+from core import errors
+from proxy.providers import sse
 from proxy.providers.sse import SSEEvent, SSEParser
 
 STREAM = (
@@ -56,3 +62,65 @@ def test_crlf_split_between_cr_and_lf_is_one_line_break() -> None:
     assert parser.feed(b"data: x\r") == []
     assert parser.feed(b"\n\r") == [SSEEvent("message", "x")]
     assert parser.feed(b"\n") == []  # the \r\n pair ended one empty line, not two
+
+
+class CountingPattern:
+    """Stands in for the reader's line-break pattern and counts what it is asked to scan."""
+
+    def __init__(self, pattern: re.Pattern) -> None:
+        self.pattern = pattern
+        self.scanned = 0
+
+    def split(self, text: str | bytes) -> list:
+        self.scanned += len(text)
+        return self.pattern.split(text)
+
+
+def test_a_long_line_in_small_reads_is_scanned_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    counting = CountingPattern(sse._LINE_BREAK)
+    monkeypatch.setattr(sse, "_LINE_BREAK", counting)
+    value = "x" * (3 * 1024 * 1024)
+    raw = f"event: big\r\ndata: {value}\r\n\r\n".encode()
+    chunks = [raw[i : i + 4096] for i in range(0, len(raw), 4096)]
+    assert feed_all(SSEParser(), chunks) == [SSEEvent("big", value)]
+    # The old reader rescanned the unfinished line on every read: ~768 × 1.5 MiB on average.
+    assert counting.scanned <= len(raw)
+
+
+def test_random_reads_give_the_events_of_one_read() -> None:
+    long_value = "ü" * 100_000  # two bytes each: reads split inside characters too
+    stream = (
+        STREAM + f"data: {long_value}\ndata: tail\n\n: comment\n"
+        "event: x\ndata: y\n\ndata: never finished"
+    ).replace("\n", "\r\n")
+    raw = stream.encode()
+    expected = [*EXPECTED, SSEEvent("message", long_value + "\ntail"), SSEEvent("x", "y")]
+    assert feed_all(SSEParser(), [raw]) == expected
+    chooser = random.Random(12)
+    for _ in range(20):
+        cuts = sorted(chooser.sample(range(1, len(raw)), 300))
+        chunks = [raw[a:b] for a, b in itertools.pairwise([0, *cuts, len(raw)])]
+        assert feed_all(SSEParser(), chunks) == expected
+
+
+def test_a_line_over_the_bound_is_the_upstreams_error() -> None:
+    parser = SSEParser("openai")
+    chunk = b"data: " + b"x" * (64 * 1024)
+    with pytest.raises(errors.UpstreamError, match="openai sent an SSE line over 4 MiB"):
+        for _ in range(5 * 16):  # 5 MiB, never a line break
+            parser.feed(chunk)
+
+
+def test_a_line_of_exactly_the_bound_passes() -> None:
+    parser = SSEParser("openai", max_bytes=1024)
+    line = b"data: " + b"x" * (1024 - 6)
+    assert parser.feed(line + b"\n\n") == [SSEEvent("message", "x" * 1018)]
+    with pytest.raises(errors.UpstreamError, match="line over"):
+        parser.feed(line + b"xx\n")  # complete in one read, still too long
+
+
+def test_an_event_over_the_bound_is_the_upstreams_error() -> None:
+    parser = SSEParser("gemini", max_bytes=1024)
+    with pytest.raises(errors.UpstreamError, match="gemini sent an SSE event over"):
+        for _ in range(20):  # each line is small; together they are not
+            parser.feed(b"data: " + b"y" * 100 + b"\n")

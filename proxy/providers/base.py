@@ -12,6 +12,7 @@ import orjson
 from core import errors
 from core.chat import ChatRequest
 from core.events import UpstreamEvent
+from proxy.providers.answer_body import read_answer
 from proxy.providers.sse import read_events
 from proxy.providers.upstream_errors import http_error, translate_client_errors
 
@@ -79,7 +80,7 @@ class HttpProvider:
     async def _complete(self, request: ChatRequest) -> AsyncIterator[UpstreamEvent]:
         with translate_client_errors(self.name):
             async with await self._post(request, False) as resp:
-                raw = await resp.read()
+                raw = await read_answer(resp, self.name, rejected=resp.status >= 400)
                 if resp.status >= 400:
                     raise http_error(self.name, self.api_key, resp.status, raw)
             try:
@@ -94,6 +95,7 @@ class HttpProvider:
         with translate_client_errors(self.name):
             async with await self._post(request, True) as resp:
                 if resp.status >= 400:
-                    raise http_error(self.name, self.api_key, resp.status, await resp.read())
-                async for event in self.stream_events(read_events(resp)):
+                    raw = await read_answer(resp, self.name, rejected=True)
+                    raise http_error(self.name, self.api_key, resp.status, raw)
+                async for event in self.stream_events(read_events(resp, self.name)):
                     yield event

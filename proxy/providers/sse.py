@@ -1,9 +1,8 @@
 """An incremental Server-Sent Events reader: any line ending, reads split anywhere (even inside
-a UTF-8 character or between \\r and \\n)."""
+a UTF-8 character or between \\r and \\n), linear in the stream's length and bounded."""
 
 from __future__ import annotations
 
-import codecs
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -13,7 +12,12 @@ import orjson
 
 from core import errors
 
-_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+# Line breaks are ASCII bytes, never part of a multi-byte UTF-8 character: splitting the raw
+# bytes and decoding each finished line reads the same text as decoding the stream first.
+_LINE_BREAK = re.compile(rb"\r\n|\r|\n")
+# A provider's events are a few KiB; a line or an event beyond this is a broken or hostile
+# upstream, and holding it would let one call take the worker's memory.
+MAX_SSE_BYTES = 4 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,41 +27,56 @@ class SSEEvent:
 
 
 class SSEParser:
-    """Feed bytes as they arrive; get back the events they complete (per the WHATWG spec)."""
+    """Feed bytes as they arrive; get back the events they complete (per the WHATWG spec).
 
-    def __init__(self) -> None:
-        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        self._tail = ""  # an unfinished line
+    Each byte is scanned for line breaks once, when it arrives: an unfinished line waits in a
+    buffer that is only appended to, so a long line costs linear, not quadratic, time."""
+
+    def __init__(self, provider: str = "the upstream", max_bytes: int = MAX_SSE_BYTES) -> None:
+        self._provider = provider
+        self._max_bytes = max_bytes
+        self._tail = bytearray()  # an unfinished line
         self._skip_lf = False  # the last chunk ended in \r: a leading \n is its other half
         self._event = ""
         self._data: list[str] = []
+        self._data_bytes = 0
 
     def feed(self, chunk: bytes) -> list[SSEEvent]:
-        text = self._decoder.decode(chunk)
-        if self._skip_lf and text:
-            if text[0] == "\n":
-                text = text[1:]
+        if self._skip_lf and chunk:
+            if chunk[:1] == b"\n":
+                chunk = chunk[1:]
             self._skip_lf = False
-        if not text:
+        if not chunk:
             return []
-        if text[-1] == "\r":
-            self._skip_lf = True
-        lines = _LINE_BREAK.split(self._tail + text)
-        self._tail = lines.pop()
+        self._skip_lf = chunk[-1:] == b"\r"
+        lines = _LINE_BREAK.split(chunk)  # only the new bytes are scanned
+        last = lines.pop()
         events: list[SSEEvent] = []
+        if lines and self._tail:
+            self._tail += lines[0]
+            lines[0] = bytes(self._tail)
+            self._tail.clear()
         for line in lines:
-            event = self._line(line)
+            self._check(len(line), "line")
+            event = self._line(line.decode("utf-8", "replace"), len(line))
             if event is not None:
                 events.append(event)
+        self._tail += last
+        self._check(len(self._tail), "line")
         return events
 
-    def _line(self, line: str) -> SSEEvent | None:
+    def _check(self, size: int, what: str) -> None:
+        if size > self._max_bytes:
+            limit = f"{self._max_bytes // (1024 * 1024)} MiB"
+            raise errors.UpstreamError(f"{self._provider} sent an SSE {what} over {limit}")
+
+    def _line(self, line: str, size: int) -> SSEEvent | None:
         if not line:
             if not self._data:
                 self._event = ""
                 return None
             event = SSEEvent(self._event or "message", "\n".join(self._data))
-            self._event, self._data = "", []
+            self._event, self._data, self._data_bytes = "", [], 0
             return event
         if line[0] == ":":
             return None
@@ -66,15 +85,19 @@ class SSEParser:
             value = value[1:]
         if name == "data":
             self._data.append(value)
+            self._data_bytes += size
+            self._check(self._data_bytes, "event")
         elif name == "event":
             self._event = value
         return None
 
 
-async def read_events(response: aiohttp.ClientResponse) -> AsyncIterator[SSEEvent]:
+async def read_events(
+    response: aiohttp.ClientResponse, provider: str = "the upstream"
+) -> AsyncIterator[SSEEvent]:
     """The events of an upstream response body; an incomplete last event is dropped (spec).
     The caller translates client errors (proxy.providers.upstream_errors)."""
-    parser = SSEParser()
+    parser = SSEParser(provider)
     async for chunk in response.content.iter_any():
         for event in parser.feed(chunk):
             yield event
