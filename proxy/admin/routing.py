@@ -24,11 +24,14 @@ Role = Literal["owner", "operator", "viewer"]
 # Every admin route may answer these: a bad value, no sign-in, an unknown id in the path, and
 # (the password being checked on every route) too many wrong passwords from the address.
 COMMON_ERRORS = (400, 401, 404, 429)
+BODY_ERRORS = (408, 413)  # also on every route that reads a body: it stalled, or is too big
 ERROR_DESCRIPTIONS = {
     400: "invalid_request",
     401: "unauthorized",
     404: "not_found",
+    408: "request_timeout",
     409: "conflict",
+    413: "payload_too_large",
     429: "rate_limited",
     502: "upstream_error",
 }
@@ -75,7 +78,8 @@ class Operation:
                 "content": {media: {"schema": self.answer_schema()}},
             }
         }
-        for code in (*COMMON_ERRORS, *self.errors):
+        body_errors = BODY_ERRORS if self.body is not None else ()
+        for code in (*COMMON_ERRORS, *body_errors, *self.errors):
             responses[str(code)] = {
                 "description": ERROR_DESCRIPTIONS.get(code, "see the error type"),
                 "content": {"application/json": {"schema": ERROR}},
