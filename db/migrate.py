@@ -8,6 +8,7 @@ functions (docs/sql.md).
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -40,6 +41,21 @@ def apply_live_sql(conn: psycopg.Connection) -> None:
     with conn.transaction():
         for name in SQL_FILES:
             conn.execute((SQL_DIR / name).read_text(encoding="utf-8"))
+
+
+def wait_for_database(dsn: str, timeout_s: float = 300.0) -> None:
+    """Return once the database accepts connections; raise after `timeout_s`. A gateway that
+    starts during an outage waits for it to end (its journal is replayed once it serves)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            psycopg.connect(dsn, connect_timeout=5).close()
+            return
+        except psycopg.OperationalError:
+            if time.monotonic() >= deadline:
+                raise
+            log.warning("database not reachable yet; waiting")
+            time.sleep(1)
 
 
 def migrate(dsn: str) -> list[str]:

@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     configure_logging(settings.log_level)
 
-    from db.migrate import migrate, rollback
+    from db.migrate import migrate, rollback, wait_for_database
     from proxy.local_secrets import with_local_secrets
 
     with database(settings) as settings:
@@ -73,6 +73,7 @@ def main(argv: list[str] | None = None) -> int:
             undone = rollback(settings.database_url, args.steps or None)
             print("rolled back: " + (", ".join(undone) or "nothing"))
             return 0
+        wait_for_database(settings.database_url)
         applied = migrate(settings.database_url)
         if args.command == "migrate":
             print("applied: " + (", ".join(applied) or "nothing, the schema is up to date"))
