@@ -23,9 +23,7 @@ def parse_usage(raw: object) -> Usage | None:
     prompt = int(raw.get("promptTokenCount") or 0)
     cached = int(raw.get("cachedContentTokenCount") or 0)
     output = int(raw.get("candidatesTokenCount") or 0) + int(raw.get("thoughtsTokenCount") or 0)
-    return Usage(
-        input_tokens=max(prompt - cached, 0), cached_input_tokens=cached, output_tokens=output
-    )
+    return Usage(input_tokens=prompt - cached, cached_input_tokens=cached, output_tokens=output)
 
 
 def _text_and_finish(chunk: dict) -> tuple[str, str | None]:

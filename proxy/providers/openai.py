@@ -22,7 +22,7 @@ def parse_usage(raw: object) -> Usage | None:
     details = raw.get("prompt_tokens_details") or {}
     cached = int(details.get("cached_tokens") or 0) if isinstance(details, dict) else 0
     return Usage(
-        input_tokens=max(prompt - cached, 0),
+        input_tokens=prompt - cached,  # negative: nonsense, replaced by the estimate (core.billing)
         cached_input_tokens=cached,
         output_tokens=int(raw.get("completion_tokens") or 0),
     )

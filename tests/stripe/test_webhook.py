@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+from core.money import MAX_CREDIT_UC
 from proxy.app import create_app
 from tests.conftest import ADMIN_HEADERS
 from tests.fakes.stripe import event, paid
@@ -198,3 +199,17 @@ async def test_a_credit_raises_the_allowance_on_the_very_next_request(
     assert (await deliver(client, event(COMPLETED, session)))[0] == 200
     allowed = await client.post("/v1/gateway/chat", json=chat, headers=bearer(key))
     assert allowed.status == 200, await allowed.text()
+
+
+async def test_a_stripe_payment_past_the_credit_bound_is_recorded_not_credited(
+    app, fake_stripe, db
+) -> None:
+    customer, _ = await create_customer(app, monthly_cap_cents=0)
+    cid = customer["id"]
+    await db.execute("UPDATE customers SET extra_uc = $1 WHERE id = $2", MAX_CREDIT_UC, cid)
+    session = await open_session(app, fake_stripe, cid, 500)
+    assert await deliver(app, event(COMPLETED, paid(session))) == (200, {"received": True})
+    assert await db.fetchval("SELECT outcome FROM stripe_events") == "over_limit"
+    assert await db.fetchval("SELECT extra_uc FROM customers") == MAX_CREDIT_UC
+    assert await db.fetchval("SELECT count(*) FROM topups") == 0
+    assert json.loads(await db.fetchval("SELECT payload FROM stripe_events"))["id"]
