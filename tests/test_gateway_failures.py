@@ -139,3 +139,35 @@ async def wait_for_row(db, deadline_s: float = 10.0):
             if row is not None:
                 return row
             await asyncio.sleep(0.05)
+
+
+async def test_a_gateway_failure_mid_stream_ends_with_the_contracts_error_event(
+    gateway, db, monkeypatch
+) -> None:
+    """A bug after the stream started still ends it with the contract's `error` event, with
+    the usage billed and the month, and one usage row."""
+    from core.events import TextDelta
+    from proxy.routes import native
+
+    real_frames = native.NativeStream.frames
+    deltas = 0
+
+    def breaking_frames(self, event):
+        nonlocal deltas
+        if isinstance(event, TextDelta):
+            deltas += 1
+            if deltas == 2:
+                raise RuntimeError("a bug in the gateway")
+        return real_frames(self, event)
+
+    monkeypatch.setattr(native.NativeStream, "frames", breaking_frames)
+    _, key = await create_customer(gateway)
+    body = chat_body("openai", "gpt-4o-mini", "fake:usage=9,9 fake:text=one_two_three_four")
+    response = await gateway.post("/v1/gateway/stream", json=body, headers=bearer(key))
+    events = parse_sse(await response.read())
+    assert [name for name, _ in events][:2] == ["meta", "delta"]
+    name, data = events[-1]
+    ended = orjson.loads(data)
+    assert name == "error" and ended["error"]["type"] == "upstream_error"
+    assert ended["usage"]["cost_cents"] > 0 and ended["month"]["spent_cents"] > 0
+    assert (await one_row(db))["status"] == "aborted"
