@@ -13,11 +13,12 @@ from aiohttp import web
 
 from core.errors import InvalidRequest, RateLimited, Unauthorized
 from core.settings import Settings
+from core.text import is_utf8
 from db import admin_auth
 from proxy.admin import tokens
 from proxy.admin.fields import STR, TIME, iso_from_unix, strict_object
 from proxy.admin.routing import Api
-from proxy.admin.validation import read_object
+from proxy.admin.validation import check_query, read_object
 from proxy.http.middleware import Handler
 from proxy.http.responses import json_response
 from proxy.state import ADMIN_ACTOR, DB_POOL, SETTINGS
@@ -32,8 +33,8 @@ routes = Api()
 
 
 def _password_matches(settings: Settings, password: str) -> bool:
-    if not settings.admin_password:
-        return False
+    if not settings.admin_password or not is_utf8(password):
+        return False  # a header's bytes that are not UTF-8 are no password, not a 500
     # Digests have one length, so the comparison time says nothing about the password's length.
     given = hashlib.sha256(password.encode()).digest()
     expected = hashlib.sha256(settings.admin_password.encode()).digest()
@@ -93,6 +94,7 @@ async def authenticate(request: web.Request) -> None:
 async def require_admin(request: web.Request, handler: Handler) -> web.StreamResponse:
     if request.match_info.route.name != LOGIN_ROUTE:
         await authenticate(request)
+    check_query(request)
     return await handler(request)
 
 

@@ -59,6 +59,8 @@ def issue(settings: Settings, *, now: float | None = None, ttl_s: int = TOKEN_TT
 
 def verify(settings: Settings, token: str, *, now: float | None = None) -> int:
     """The token's expiry if it is genuine and current; otherwise TokenError."""
+    if not token.isascii():  # ours are; and a header's non-UTF-8 bytes could not be hashed
+        raise TokenError("The admin token is malformed; sign in again.")
     payload, _, signature = token.rpartition(".")
     parts = payload.split(".")
     if len(parts) != 3 or parts[0] != VERSION or not _EXPIRY.fullmatch(parts[1]):
