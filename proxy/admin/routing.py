@@ -69,12 +69,10 @@ class Operation:
     def document(self) -> Schema:
         """The OpenAPI operation object."""
         media = "text/csv" if self.csv else "application/json"
-        responses: Schema = {
-            str(self.status): {
-                "description": self.summary,
-                "content": {media: {"schema": self.answer_schema()}},
-            }
-        }
+        answer: Schema = {"description": self.summary}
+        if self.status != 204:  # No Content: no body to describe
+            answer["content"] = {media: {"schema": self.answer_schema()}}
+        responses: Schema = {str(self.status): answer}
         for code in (*COMMON_ERRORS, *self.errors):
             responses[str(code)] = {
                 "description": ERROR_DESCRIPTIONS.get(code, "see the error type"),
@@ -125,3 +123,6 @@ class Api:
 
     def patch(self, path: str, **operation: Any) -> Callable[[Handler], Handler]:
         return self.route("PATCH", path, **operation)
+
+    def delete(self, path: str, **operation: Any) -> Callable[[Handler], Handler]:
+        return self.route("DELETE", path, **operation)
