@@ -65,6 +65,23 @@ async function send(method, path, { body, auth = true, accept = "application/jso
   throw new ApiError(response.status, error ? error.type : "http_error", message, error && error.param);
 }
 
+/**
+ * Sign out: end the session on the gateway first, so the token is refused from then on by
+ * every gateway process, then forget it here. A gateway that cannot be reached, or a session
+ * that already ended, still leaves this browser signed out.
+ */
+export async function signOut() {
+  const token = session.token;
+  if (token) {
+    try {
+      await fetch(API_BASE + "/logout", { method: "POST", headers: { Authorization: `Bearer ${token}` } });
+    } catch {
+      // The token expires by itself; nothing more can be done from here.
+    }
+  }
+  session.end();
+}
+
 /** A JSON call; `auth: false` for the sign-in itself (its 401 means a wrong password). */
 export async function api(method, path, body, options = {}) {
   const response = await send(method, path, { ...options, body });

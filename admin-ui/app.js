@@ -1,6 +1,6 @@
 // The admin single-page app: sign-in, the session, the navigation and the selected customer.
 import { html, render, useEffect, useMemo, useState } from "./vendor/imports.js";
-import { api, session, setUnauthorizedHandler } from "./api.js";
+import { api, session, setUnauthorizedHandler, signOut } from "./api.js";
 import { customerLabel, errorText } from "./components/ui.js";
 import { Login } from "./panels/login.js";
 import { CustomersPanel } from "./panels/customers.js";
@@ -130,8 +130,8 @@ function App() {
       setSignedIn(true);
     }} />`;
   }
-  return html`<${Dashboard} onSignOut=${() => {
-    session.end();
+  return html`<${Dashboard} onSignOut=${async () => {
+    await signOut();
     setMessage("You have signed out.");
     setSignedIn(false);
   }} />`;

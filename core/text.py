@@ -14,3 +14,13 @@ def clean_text(value: str | None, limit: int) -> str | None:
     if value is None:
         return None
     return value.encode("utf-8", "replace").decode("utf-8").replace("\x00", "")[:limit]
+
+
+def is_utf8(value: str) -> bool:
+    """False for text decoded from bytes that are not UTF-8 (aiohttp keeps those as surrogates
+    in header values), which cannot be encoded, hashed or stored."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True

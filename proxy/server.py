@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import multiprocessing
 import multiprocessing.connection
@@ -14,28 +15,38 @@ from proxy.infra.log import configure_logging
 log = logging.getLogger("kaixu.server")
 
 
-def run_worker(settings: Settings, banner_text: str | None) -> None:
-    """Serve in this process until SIGINT/SIGTERM; aiohttp then shuts down gracefully."""
-    import uvloop
+async def _serve_until_signal(settings: Settings, banner_text: str | None) -> None:
+    """Serve until SIGINT/SIGTERM, then stop gracefully: stop listening, run the on_shutdown
+    hooks, wait up to SHUTDOWN_GRACE_S for running handlers, then the cleanup contexts."""
     from aiohttp import web
 
     from proxy.app import create_app
+    from proxy.http.protocol import GatewayRunner
 
-    configure_logging(settings.log_level)
-
-    def announce(_: str) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    runner = GatewayRunner(
+        create_app(settings), access_log=None, shutdown_timeout=settings.shutdown_grace_s
+    )
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, settings.host, settings.port, reuse_port=settings.workers > 1)
+        await site.start()
         if banner_text:
             print(banner_text, flush=True)
+        await stop.wait()
+    finally:
+        await runner.cleanup()
 
-    web.run_app(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        reuse_port=settings.workers > 1,
-        access_log=None,
-        print=announce,
-        loop=uvloop.new_event_loop(),
-    )
+
+def run_worker(settings: Settings, banner_text: str | None) -> None:
+    """Serve in this process (on uvloop) until SIGINT/SIGTERM."""
+    import uvloop
+
+    configure_logging(settings.log_level)
+    uvloop.run(_serve_until_signal(settings, banner_text))
 
 
 def _spawned_worker(settings: Settings, banner_text: str | None) -> None:

@@ -27,3 +27,4 @@ PROCESS_ID = web.AppKey("process_id", str)  # owner of this process's reservatio
 
 REQUEST_ID = web.RequestKey("request_id", str)  # set by the outermost middleware
 ADMIN_ACTOR = web.RequestKey("admin_actor", str)  # set by the admin auth middleware
+ADMIN_SESSION = web.RequestKey("admin_session", int)  # the id of the bearer token's session

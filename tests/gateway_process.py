@@ -24,6 +24,7 @@ class GatewayProcess:
         self.args = args
         self.proc: subprocess.Popen[str] | None = None
         self.stdout_lines: list[str] = []
+        self.stderr_lines: list[str] = []  # the log: one JSON object per line
         self._banner_seen = threading.Event()
 
     def start(self, timeout: float = 60) -> GatewayProcess:
@@ -32,10 +33,13 @@ class GatewayProcess:
             cwd=REPO,
             env=self.env,
             stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
             text=True,
+            errors="backslashreplace",
         )
         threading.Thread(target=self._read_stdout, daemon=True).start()
+        self._stderr_reader = threading.Thread(target=self._read_stderr, daemon=True)
+        self._stderr_reader.start()
         if not self._banner_seen.wait(timeout):
             self.stop()
             raise AssertionError(f"gateway did not start; stdout: {self.stdout_lines}")
@@ -49,6 +53,16 @@ class GatewayProcess:
                 self._banner_seen.set()
         self._banner_seen.set()  # the process ended: stop waiting either way
 
+    def _read_stderr(self) -> None:
+        assert self.proc and self.proc.stderr
+        for line in self.proc.stderr:
+            self.stderr_lines.append(line.rstrip("\n"))
+
+    @property
+    def log(self) -> str:
+        """Everything the process logged; complete once stop() has returned."""
+        return "\n".join(self.stderr_lines)
+
     @property
     def output(self) -> str:
         return "\n".join(self.stdout_lines)
@@ -57,4 +71,6 @@ class GatewayProcess:
         assert self.proc
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
-        return self.proc.wait(timeout)
+        code = self.proc.wait(timeout)
+        self._stderr_reader.join(timeout)  # the pipe closed with the process: the log is whole
+        return code

@@ -139,8 +139,8 @@ async def test_wrong_x_admin_passwords_count_toward_the_throttle(client, db) -> 
 
 async def test_retry_after_is_the_time_until_the_window_passes(client, db) -> None:
     await db.execute(
-        "INSERT INTO admin_login_failures (address, failed_at)"
-        " SELECT '127.0.0.1', now() - interval '10 minutes' FROM generate_series(1, 10)"
+        "INSERT INTO admin_login_failures (scope, failed_at)"
+        " SELECT 'address:127.0.0.1', now() - interval '10 minutes' FROM generate_series(1, 10)"
     )
     response = await client.post(LOGIN, json={"password": ADMIN_PASSWORD})
     await error_of(response, 429, "rate_limited")
@@ -154,8 +154,8 @@ async def test_retry_after_is_the_time_until_the_window_passes(client, db) -> No
 
 async def test_the_throttle_is_per_address(client, db) -> None:
     await db.execute(
-        "INSERT INTO admin_login_failures (address)"
-        " SELECT '203.0.113.9' FROM generate_series(1, 50)"
+        "INSERT INTO admin_login_failures (scope)"
+        " SELECT 'address:203.0.113.9' FROM generate_series(1, 50)"
     )
     response = await client.post(LOGIN, json={"password": ADMIN_PASSWORD})
     assert response.status == 200
@@ -163,12 +163,12 @@ async def test_the_throttle_is_per_address(client, db) -> None:
 
 async def test_old_failures_are_pruned(client, db) -> None:
     await db.execute(
-        "INSERT INTO admin_login_failures (address, failed_at)"
-        " SELECT '203.0.113.9', now() - interval '1 hour' FROM generate_series(1, 5)"
+        "INSERT INTO admin_login_failures (scope, failed_at)"
+        " SELECT 'address:203.0.113.9', now() - interval '1 hour' FROM generate_series(1, 5)"
     )
     await client.post(LOGIN, json={"password": "guess"})
-    rows = await db.fetch("SELECT address FROM admin_login_failures")
-    assert [r["address"] for r in rows] == ["127.0.0.1"]
+    rows = await db.fetch("SELECT scope FROM admin_login_failures")
+    assert [r["scope"] for r in rows] == ["address:127.0.0.1"]
 
 
 async def test_passwords_and_tokens_are_never_logged(client, caplog) -> None:

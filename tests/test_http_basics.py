@@ -166,3 +166,18 @@ async def test_admin_static_files_cannot_escape_their_folder(client) -> None:
         response = await client.get(path)
         assert response.status in (403, 404), path
         assert "create_app" not in await response.text()
+
+
+@pytest.mark.parametrize("path", ["/admin/nope.js", "/admin/panels/", "/admin/vendor/missing.js"])
+async def test_a_missing_admin_file_is_a_json_404(client, path: str) -> None:
+    response = await client.get(path)
+    assert response.status == 404
+    assert response.content_type == "application/json"
+    assert_error_shape(await response.json(), "not_found")
+
+
+async def test_admin_files_in_subfolders_are_served(client) -> None:
+    response = await client.get("/admin/panels/login.js")
+    assert response.status == 200
+    assert "javascript" in response.content_type
+    assert response.headers["Content-Security-Policy"]

@@ -16,6 +16,7 @@ from proxy.admin import (
     keys,
     openapi,
     pricing,
+    sessions,
     topups,
     usage,
 )
@@ -23,7 +24,8 @@ from proxy.admin.fields import Schema
 from proxy.admin.routing import Api
 
 ROUTE_MODULES = (
-    auth, customers, keys, devices, pricing, usage, topups, checkout, invoices, exports, audit,
+    auth, sessions, customers, keys, devices, pricing, usage, topups, checkout, invoices, exports,
+    audit,
 )  # fmt: skip
 
 

@@ -12,6 +12,7 @@ from proxy.admin.fields import INT, STR, array, nullable_schema
 from proxy.admin.resources import AUDIT_ENTRY
 from proxy.admin.routing import Api
 from proxy.admin.validation import query_int
+from proxy.http.client_address import client_address
 from proxy.http.responses import json_response
 from proxy.state import ADMIN_ACTOR, DB_POOL
 
@@ -33,7 +34,7 @@ async def record(
     await db_audit.insert_audit(
         conn,
         actor=request.get(ADMIN_ACTOR, "admin"),
-        address=request.remote,
+        address=client_address(request),
         action=action,
         customer_id=customer_id,
         target=target,

@@ -14,6 +14,7 @@ from proxy.admin.fields import INT, STR, strict_object
 from proxy.admin.keys import no_customer
 from proxy.admin.routing import Api
 from proxy.admin.validation import cents, invalid, path_id, read_object
+from proxy.http.client_address import client_address
 from proxy.http.responses import json_response
 from proxy.infra.stripe_client import not_configured
 from proxy.state import ADMIN_ACTOR, DB_POOL, SETTINGS, STRIPE_CHECKOUT
@@ -62,7 +63,7 @@ async def create_checkout(request: web.Request) -> web.Response:
         await db_audit.insert_audit(
             conn,
             actor=request.get(ADMIN_ACTOR, "admin"),
-            address=request.remote,
+            address=client_address(request),
             action="checkout.create",
             customer_id=cid,
             target=session.id,

@@ -279,8 +279,21 @@ AUDIT_ENTRY = Resource(
     ),
 )
 
+ADMIN_SESSION = Resource(
+    "AdminSession",
+    (
+        Field("id", INT),
+        timestamp("created_at"),
+        timestamp("expires_at"),
+        Field("address", nullable_schema(STR)),
+        Field("user_agent", nullable_schema(STR)),
+        Field("current", {**BOOL, "description": "the session of the token making this call"}),
+    ),
+)
+
 # The OpenAPI document's components, in its order.
 RESOURCES = (
     CUSTOMER, KEY, DEVICE, TOPUP, PRICE, USAGE_EVENT, USAGE_DAY, USAGE_MODEL, USAGE,
     INVOICE_SUMMARY, INVOICE_CUSTOMER, INVOICE_LINE, INVOICE_TOPUP, INVOICE, AUDIT_ENTRY,
+    ADMIN_SESSION,
 )  # fmt: skip

@@ -72,6 +72,7 @@ class Operation:
     def document(self) -> Schema:
         """The OpenAPI operation object."""
         media = "text/csv" if self.csv else "application/json"
+<<<<<<< HEAD
         responses: Schema = {
             str(self.status): {
                 "description": self.summary,
@@ -80,6 +81,13 @@ class Operation:
         }
         body_errors = BODY_ERRORS if self.body is not None else ()
         for code in (*COMMON_ERRORS, *body_errors, *self.errors):
+=======
+        answer: Schema = {"description": self.summary}
+        if self.status != 204:  # No Content: no body to describe
+            answer["content"] = {media: {"schema": self.answer_schema()}}
+        responses: Schema = {str(self.status): answer}
+        for code in (*COMMON_ERRORS, *self.errors):
+>>>>>>> access
             responses[str(code)] = {
                 "description": ERROR_DESCRIPTIONS.get(code, "see the error type"),
                 "content": {"application/json": {"schema": ERROR}},
@@ -129,3 +137,6 @@ class Api:
 
     def patch(self, path: str, **operation: Any) -> Callable[[Handler], Handler]:
         return self.route("PATCH", path, **operation)
+
+    def delete(self, path: str, **operation: Any) -> Callable[[Handler], Handler]:
+        return self.route("DELETE", path, **operation)

@@ -1,8 +1,9 @@
-"""Admin session tokens: stateless, HMAC-signed, bound to the admin password, with an expiry.
+"""Admin session tokens: HMAC-signed, bound to the admin password, with an expiry; each is also
+a row of admin_sessions (db/admin_sessions.py), which makes signing out final.
 
 A token is `kxa1.<expiry unix seconds>.<nonce>.<signature>`. The signing key is derived from the
-server secret and a hash of the admin password, so changing either ends every session, and any
-gateway process can check a token without a database.
+server secret and a hash of the admin password, so changing either ends every session; a forged
+or stale token is refused before the database is asked.
 """
 
 from __future__ import annotations
@@ -59,6 +60,8 @@ def issue(settings: Settings, *, now: float | None = None, ttl_s: int = TOKEN_TT
 
 def verify(settings: Settings, token: str, *, now: float | None = None) -> int:
     """The token's expiry if it is genuine and current; otherwise TokenError."""
+    if not token.isascii():  # ours are; and a header's non-UTF-8 bytes could not be hashed
+        raise TokenError("The admin token is malformed; sign in again.")
     payload, _, signature = token.rpartition(".")
     parts = payload.split(".")
     if len(parts) != 3 or parts[0] != VERSION or not _EXPIRY.fullmatch(parts[1]):
@@ -70,3 +73,10 @@ def verify(settings: Settings, token: str, *, now: float | None = None) -> int:
     if expires_at <= (now if now is not None else time.time()):
         raise TokenError("Your admin session expired; sign in again.", expired=True)
     return expires_at
+
+
+def digest(settings: Settings, token: str) -> bytes:
+    """What the sessions table stores of a token: its HMAC-SHA256 under a key of the server's
+    secret, so a copy of the table opens nothing."""
+    key = hmac.new((settings.secret or "").encode(), b"admin-session", hashlib.sha256).digest()
+    return hmac.new(key, token.encode(), hashlib.sha256).digest()

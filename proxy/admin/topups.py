@@ -13,6 +13,7 @@ from proxy.admin.keys import no_customer
 from proxy.admin.resources import TOPUP
 from proxy.admin.routing import Api
 from proxy.admin.validation import invalid, path_id, read_object
+from proxy.http.client_address import client_address
 from proxy.http.responses import json_response
 from proxy.state import ADMIN_ACTOR, DB_POOL
 
@@ -34,7 +35,7 @@ async def create_topup(request: web.Request) -> web.Response:
     amount_uc = values["amount_uc"]
     if amount_uc <= 0:
         raise invalid("amount_cents", "must be more than zero")
-    actor = f"{request.get(ADMIN_ACTOR, 'admin')}@{request.remote}"
+    actor = f"{request.get(ADMIN_ACTOR, 'admin')}@{client_address(request)}"
     async with request.config_dict[DB_POOL].acquire() as conn, conn.transaction():
         if not await db_customers.customer_exists(conn, cid):
             raise no_customer(cid)

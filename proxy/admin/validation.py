@@ -152,6 +152,15 @@ def path_id(request: web.Request, name: str, what: str) -> str:
     return value
 
 
+def check_query(request: web.Request) -> None:
+    """Every query parameter is text a column can hold: a NUL would be a database error (500),
+    and U+FFFD is what bytes that were not UTF-8 decode to."""
+    for name, value in request.query.items():
+        if _CONTROL.search(name + value) or "\ufffd" in name + value:
+            label = name if name.isprintable() and "\ufffd" not in name else "a query parameter"
+            raise invalid(label, "must be UTF-8 text without control characters")
+
+
 def query_int(request: web.Request, name: str, *, lo: int, hi: int) -> int | None:
     """A whole-number query parameter in [lo, hi], or None when it is absent or empty."""
     raw = request.query.get(name, "")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import Gateway
-from tests.browser.helpers import screenshot, sign_in
+from tests.browser.helpers import http, screenshot, sign_in
 
 TOKEN = "sessionStorage.getItem('kaixu.admin.token')"
 
@@ -40,9 +40,13 @@ def test_sign_in_by_keyboard_wrong_password_then_right(page: Page, gateway: Gate
     page.keyboard.press("Enter")
     expect(page.get_by_role("heading", level=2, name="Pricing")).to_be_visible()
 
+    token = page.evaluate(TOKEN)
     page.get_by_role("button", name="Sign out").click()
     expect(page.get_by_test_id("login-message")).to_have_text("You have signed out.")
     assert page.evaluate(TOKEN) is None
+    # Signing out ended the session on the gateway: a copy of the token opens nothing.
+    bearer = {"Authorization": f"Bearer {token}"}
+    assert http("GET", f"{gateway.url}/admin/api/customers", headers=bearer)[0] == 401
 
 
 def test_an_empty_password_is_explained(page: Page) -> None:

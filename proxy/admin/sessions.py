@@ -1,0 +1,61 @@
+"""Admin sessions: signing out, and listing and ending the sessions that are live."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from core.errors import InvalidRequest, NotFound
+from db import admin_sessions
+from proxy.admin import audit
+from proxy.admin.fields import array
+from proxy.admin.resources import ADMIN_SESSION
+from proxy.admin.routing import Api
+from proxy.http.responses import json_response
+from proxy.state import ADMIN_SESSION as CURRENT_SESSION
+from proxy.state import DB_POOL
+
+routes = Api()
+
+
+@routes.post("/logout", summary="Sign out: this token is refused from now on", status=204)
+async def logout(request: web.Request) -> web.Response:
+    session_id = request.get(CURRENT_SESSION)
+    if session_id is None:
+        raise InvalidRequest("Sign out ends a token's session: send the token as the bearer.")
+    async with request.config_dict[DB_POOL].acquire() as conn:
+        await admin_sessions.end_session(conn, session_id)
+    return web.Response(status=204)
+
+
+@routes.get(
+    "/sessions",
+    summary="The live admin sessions, newest first",
+    ok={"sessions": array(ADMIN_SESSION)},
+)
+async def list_sessions(request: web.Request) -> web.Response:
+    async with request.config_dict[DB_POOL].acquire() as conn:
+        rows = await admin_sessions.live_sessions(conn, request.get(CURRENT_SESSION))
+    return json_response({"sessions": ADMIN_SESSION.render_all(rows)})
+
+
+@routes.delete("/sessions", summary="End every admin session, the caller's own too", status=204)
+async def end_all_sessions(request: web.Request) -> web.Response:
+    async with request.config_dict[DB_POOL].acquire() as conn, conn.transaction():
+        ended = await admin_sessions.end_all_sessions(conn)
+        await audit.record(
+            conn, request, "sessions.end_all", customer_id=None, target=None,
+            after={"ended": ended},
+        )  # fmt: skip
+    return web.Response(status=204)
+
+
+@routes.delete("/sessions/{sid}", summary="End one admin session", status=204)
+async def end_session(request: web.Request) -> web.Response:
+    raw = request.match_info["sid"]
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 18:
+        raise NotFound("No such session.")
+    async with request.config_dict[DB_POOL].acquire() as conn, conn.transaction():
+        if not await admin_sessions.end_session(conn, int(raw)):
+            raise NotFound("No such live session.")
+        await audit.record(conn, request, "session.end", customer_id=None, target=raw)
+    return web.Response(status=204)
