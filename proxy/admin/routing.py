@@ -72,22 +72,12 @@ class Operation:
     def document(self) -> Schema:
         """The OpenAPI operation object."""
         media = "text/csv" if self.csv else "application/json"
-<<<<<<< HEAD
-        responses: Schema = {
-            str(self.status): {
-                "description": self.summary,
-                "content": {media: {"schema": self.answer_schema()}},
-            }
-        }
-        body_errors = BODY_ERRORS if self.body is not None else ()
-        for code in (*COMMON_ERRORS, *body_errors, *self.errors):
-=======
         answer: Schema = {"description": self.summary}
         if self.status != 204:  # No Content: no body to describe
             answer["content"] = {media: {"schema": self.answer_schema()}}
         responses: Schema = {str(self.status): answer}
-        for code in (*COMMON_ERRORS, *self.errors):
->>>>>>> access
+        body_errors = BODY_ERRORS if self.body is not None else ()
+        for code in (*COMMON_ERRORS, *body_errors, *self.errors):
             responses[str(code)] = {
                 "description": ERROR_DESCRIPTIONS.get(code, "see the error type"),
                 "content": {"application/json": {"schema": ERROR}},
