@@ -49,6 +49,7 @@ USAGE_COLUMNS = (
     Column("cost_source", text_cell),
     Column("latency_ms", int_cell),
     Column("request_id", text_cell),
+    Column("clamped", bool_cell),  # the provider's reported usage was beyond the request's bounds
 )
 CUSTOMER_COLUMNS = (
     Column("id", text_cell),
