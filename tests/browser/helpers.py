@@ -69,9 +69,16 @@ def chat(
     provider: str = "openai",
     model: str = "gpt-4o-mini",
     headers: dict[str, str] | None = None,
+    max_tokens: int | None = None,
 ) -> tuple[int, Any]:
     """A real client call: POST /v1/gateway/chat with the key."""
-    body = {"provider": provider, "model": model, "messages": [{"role": "user", "content": text}]}
+    body: dict[str, Any] = {
+        "provider": provider,
+        "model": model,
+        "messages": [{"role": "user", "content": text}],
+    }
+    if max_tokens is not None:
+        body["max_tokens"] = max_tokens
     return http(
         "POST",
         f"{base_url}/v1/gateway/chat",

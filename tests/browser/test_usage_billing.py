@@ -50,11 +50,14 @@ def test_usage_figures_and_chart_follow_real_calls(page: Page, gateway: Gateway)
     expect(requests.first).to_contain_text("0.045 ¢")
     screenshot(page, "usage")
 
-    # A bigger call, then Refresh: figures and the day's bar follow (4.5 cents more).
-    assert chat(gateway.url, key, text="fake:usage=100000,50000")[0] == 200
+    # A bigger call, then Refresh: figures and the day's bar follow (3.3 cents more). Its
+    # prompt and max_tokens are large enough for that usage to be believed (reported usage is
+    # clamped to what the request could produce).
+    big = "fake:usage=100000,30000 " + "x" * 100_000
+    assert chat(gateway.url, key, text=big, max_tokens=30000)[0] == 200
     page.get_by_role("button", name="Refresh").click()
-    expect(page.get_by_test_id("stat-spent")).to_contain_text("$0.04635")
-    expect(bar.locator("title")).to_have_text(f"{today()}: $0.04635 · 4 request(s)")
+    expect(page.get_by_test_id("stat-spent")).to_contain_text("$0.03435")
+    expect(bar.locator("title")).to_have_text(f"{today()}: $0.03435 · 4 request(s)")
     expect(requests).to_have_count(4)
 
     # Another month has nothing.
