@@ -306,6 +306,8 @@ def max_image_tokens(provider: str, model: str) -> int:
 def image_tokens(provider: str, model: str, info: ImageInfo | None, detail: str = "auto") -> int:
     """The tokens to reserve for one image on `model`; None (size unknown) is the maximum."""
     if info is None:
+        if provider == "openai" and detail == "low":
+            return openai_image_tokens(model, 768, 2048, detail)  # a fixed count on tile models
         return max_image_tokens(provider, model)
     if provider == "openai":
         return openai_image_tokens(model, info.width, info.height, detail)
