@@ -265,3 +265,14 @@ async def test_the_query_string_is_never_told_or_logged(
     ours = "\n".join(r.getMessage() for r in caplog.records if r.name.startswith("kaixu"))
     assert "SECRET-TOKEN" not in ours
     assert "/a.png" in ours  # the rest of the URL is there, to find the failure by
+
+
+async def test_an_allowed_host_name_may_resolve_to_loopback(server: TestServer) -> None:
+    fetcher = ImageFetcher(
+        max_bytes=MAX_BYTES, timeout_s=2.0, allow_http_hosts=frozenset({"LocalHost"})
+    )
+    try:
+        url = f"http://localhost:{server.port}/a.png"
+        assert await fetcher.fetch(url) == ("image/png", PNG)
+    finally:
+        await fetcher.close()

@@ -173,6 +173,8 @@ class ImageFetcher:
                     if response.status not in REDIRECT_STATUSES:
                         return await self._image(response, target, param)
                     location = response.headers.get("Location", "")
+            except TimeoutError:
+                raise  # aiohttp's own timeouts too: told as one, in fetch
             except aiohttp.ClientConnectorDNSError as exc:
                 if isinstance(exc.os_error, RefusedAddress):
                     log.info("image fetch refused (%s): %s", exc.os_error, shown(target))
@@ -187,7 +189,8 @@ class ImageFetcher:
             except aiohttp.InvalidURL:
                 raise InvalidRequest("image URL is not a valid URL", param=param) from None
             except aiohttp.ClientError as exc:
-                raise self._unreachable(target, type(exc).__name__, param) from None
+                why = f"the connection failed ({type(exc).__name__})"
+                raise self._unreachable(target, why, param) from None
             try:
                 target = self._checked(str(target.join(URL(location))), param) if location else None
             except ValueError:
