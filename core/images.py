@@ -203,7 +203,8 @@ def _patches(width: int, height: int, budget: int) -> int:
     if patches > budget:
         shrink = math.sqrt(budget * 32 * 32 / (width * height))
         w, h = width * shrink / 32, height * shrink / 32
-        shrink *= min(math.floor(w) / w, math.floor(h) / h)
+        # A side under one patch after the shrink stays one patch (never a zero count).
+        shrink *= min(max(math.floor(w), 1) / w, max(math.floor(h), 1) / h)
         patches = math.ceil(int(width * shrink) / 32) * math.ceil(int(height * shrink) / 32)
     return min(patches, budget)
 

@@ -176,8 +176,8 @@ def test_openai_patch_rule_worked_examples() -> None:
     # detail low does not apply to patch models.
     assert openai_image_tokens("gpt-4.1-mini", 1024, 1024, "low") == 1659
     # Never more than the 1536-patch cap, whatever the size or shape.
-    for w, h in [(8000, 8000), (20000, 31), (31, 20000), (2049, 768)]:
-        assert openai_image_tokens("gpt-4.1-nano", w, h, "high") <= 3779  # ceil(1536 * 2.46)
+    for w, h in [(8000, 8000), (20000, 31), (31, 20000), (2049, 768), (100_000, 10)]:
+        assert 0 < openai_image_tokens("gpt-4.1-nano", w, h, "high") <= 3779  # 1536 * 2.46
 
 
 def test_openai_unknown_models_get_the_largest_rule() -> None:
