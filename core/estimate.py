@@ -43,7 +43,9 @@ def images_estimate(chat: ChatRequest) -> int:
 
 def input_estimate(chat: ChatRequest) -> int:
     tokens = sum(estimate_tokens(t) + MESSAGE_OVERHEAD_TOKENS for t in input_texts(chat))
-    tokens += TOOL_OVERHEAD_TOKENS * (len(chat.tools) + sum(len(m.tool_calls) for m in chat.messages))
+    tokens += TOOL_OVERHEAD_TOKENS * (
+        len(chat.tools) + sum(len(m.tool_calls) for m in chat.messages)
+    )
     return tokens + images_estimate(chat)
 
 

@@ -250,7 +250,8 @@ def load_settings(env: Mapping[str, str]) -> Settings:
             env, "IMAGE_FETCH_MAX_BYTES", DEFAULTS.image_fetch_max_bytes, 1024, 64 * 1024 * 1024
         ),
         image_fetch_allow_hosts=frozenset(
-            h.strip().lower() for h in (_text(env, "IMAGE_FETCH_ALLOW_HOSTS") or "").split(",")
+            h.strip().lower()
+            for h in (_text(env, "IMAGE_FETCH_ALLOW_HOSTS") or "").split(",")
             if h.strip()
         ),
     )

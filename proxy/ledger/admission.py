@@ -8,8 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from core import errors
-from core import estimate
+from core import errors, estimate
 from core.billing import Bounds
 from core.chat import ChatRequest
 from core.month import MonthState

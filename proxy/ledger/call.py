@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from core import errors
 from core.billing import Bounds, Transcript, bill
 from core.chat import ChatRequest
-from core.finish import standard_finish
 from core.events import (
     CallEvent,
     CallResult,
@@ -24,6 +23,7 @@ from core.events import (
     ToolCallDelta,
     UpstreamEvent,
 )
+from core.finish import standard_finish
 from core.month import MonthState
 from core.outcomes import UsageStatus
 from core.policy import KeyPolicy

@@ -109,7 +109,9 @@ def tool_call_events(calls: object) -> list[UpstreamEvent]:
     events: list[UpstreamEvent] = []
     for index, call in enumerate(calls if isinstance(calls, list) else ()):
         fn = call.get("function") or {}
-        events.append(ToolCallDelta(index, call.get("id"), fn.get("name"), fn.get("arguments") or ""))
+        events.append(
+            ToolCallDelta(index, call.get("id"), fn.get("name"), fn.get("arguments") or "")
+        )
     return events
 
 

@@ -11,8 +11,7 @@ from typing import Any, Literal
 import orjson
 
 from core import errors
-from core.chat import ImagePart, Message, Part, ResponseFormat, TextPart, Tool, ToolCall
-from core.chat import ToolChoice
+from core.chat import ImagePart, Message, Part, ResponseFormat, TextPart, Tool, ToolCall, ToolChoice
 from core.images import parse_data_uri, read_header
 
 Dialect = Literal["openai", "native"]
@@ -74,12 +73,16 @@ def _message(item: object, i: int, dialect: Dialect) -> Message:
     if role == "tool":
         call_id = item.get("tool_call_id")
         if not isinstance(call_id, str) or not call_id:
-            raise invalid(f"{where}: a tool message needs its tool_call_id.", f"{where}.tool_call_id")
+            raise invalid(
+                f"{where}: a tool message needs its tool_call_id.", f"{where}.tool_call_id"
+            )
         return Message(role, _parts(content, where, images=False), tool_call_id=call_id)
     return Message(role, _parts(content, where, images=role == "user"))
 
 
-def _parts(content: object, where: str, *, images: bool, optional: bool = False) -> tuple[Part, ...]:
+def _parts(
+    content: object, where: str, *, images: bool, optional: bool = False
+) -> tuple[Part, ...]:
     """A string, or a list of text (and, for users, image_url) parts; at least some text or an
     image unless `optional` (an assistant turn that only calls tools)."""
     if content is None and optional:
@@ -114,7 +117,7 @@ def _image(value: object, at: str) -> ImagePart:
     if detail is not None and detail not in DETAILS:
         raise invalid(f"{at}.image_url.detail must be low, high or auto.", f"{at}.image_url.detail")
     if url.startswith("data:"):
-        media_type, data = parse_data_uri(url, max_bytes=MAX_IMAGE_BYTES, param=f"{at}.image_url")
+        _, data = parse_data_uri(url, max_bytes=MAX_IMAGE_BYTES, param=f"{at}.image_url")
         info = read_header(data)
         if info is None:
             raise invalid(f"{at}: the image's bytes are not a PNG, JPEG, GIF or WebP.", at)
@@ -172,7 +175,11 @@ def parse_tools(value: object, dialect: Dialect) -> tuple[Tool, ...]:
             raw = raw.get("function")
         if not isinstance(raw, dict):
             raise invalid(f"{at} must be an object with a name.", at)
-        name, description, parameters = raw.get("name"), raw.get("description"), raw.get("parameters")
+        name, description, parameters = (
+            raw.get("name"),
+            raw.get("description"),
+            raw.get("parameters"),
+        )
         if not isinstance(name, str) or not TOOL_NAME.fullmatch(name):
             raise invalid(f"{at}.name must be 1-64 letters, digits, _ or -.", f"{at}.name")
         if any(t.name == name for t in tools):
@@ -197,7 +204,9 @@ def parse_tool_choice(value: object, tools: tuple[Tool, ...]) -> ToolChoice | No
         fn = value.get("function") if value.get("type") == "function" else value
         name = fn.get("name") if isinstance(fn, dict) else None
     if not isinstance(name, str):
-        raise invalid('tool_choice must be auto, none, required or a named function.', "tool_choice")
+        raise invalid(
+            "tool_choice must be auto, none, required or a named function.", "tool_choice"
+        )
     if not any(t.name == name for t in tools):
         raise invalid(f"tool_choice names {name!r}, which is not in tools.", "tool_choice")
     return ToolChoice("named", name)

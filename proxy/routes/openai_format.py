@@ -10,6 +10,7 @@ from core.events import CallEvent, CallResult, Failed, Finished, Started, TextDe
 from proxy.routes.answers import usage_json as gateway_usage_json
 from proxy.routes.sse import Frame, dumps
 
+
 def finish_reason(result: CallResult) -> str:
     return result.finish_reason or "stop"
 
