@@ -30,7 +30,10 @@ def invalid(message: str, param: str) -> errors.InvalidRequest:
     return errors.InvalidRequest(message, param=param)
 
 
-def parse_messages(value: object, dialect: Dialect) -> tuple[Message, ...]:
+def parse_messages(
+    value: object, dialect: Dialect, http_hosts: frozenset[str] = frozenset()
+) -> tuple[Message, ...]:
+    """`http_hosts`: hosts whose image URLs may be plain http (IMAGE_FETCH_ALLOW_HOSTS)."""
     if not isinstance(value, list) or not value:
         raise invalid("messages must be a non-empty list.", "messages")
     if len(value) > MAX_MESSAGES:
@@ -38,7 +41,7 @@ def parse_messages(value: object, dialect: Dialect) -> tuple[Message, ...]:
     messages: list[Message] = []
     called: set[str] = set()
     for i, item in enumerate(value):
-        message = _message(item, i, dialect)
+        message = _message(item, i, dialect, http_hosts)
         if message.role == "tool" and message.tool_call_id not in called:
             raise invalid(
                 f"messages[{i}] is a tool result without its call: no earlier assistant"
@@ -52,7 +55,7 @@ def parse_messages(value: object, dialect: Dialect) -> tuple[Message, ...]:
     return tuple(messages)
 
 
-def _message(item: object, i: int, dialect: Dialect) -> Message:
+def _message(item: object, i: int, dialect: Dialect, http_hosts: frozenset[str]) -> Message:
     where = f"messages[{i}]"
     if not isinstance(item, dict):
         raise invalid(f"{where} must be an object.", where)
@@ -66,7 +69,7 @@ def _message(item: object, i: int, dialect: Dialect) -> Message:
     content = item.get("content")
     if role == "assistant":
         calls = _tool_calls(item.get("tool_calls"), where, dialect)
-        parts = _parts(content, where, images=False, optional=bool(calls))
+        parts = _parts(content, where, images=None, optional=bool(calls))
         return Message(role, parts, tool_calls=calls)
     if "tool_calls" in item:
         raise invalid(f"{where}: only assistant messages carry tool_calls.", f"{where}.tool_calls")
@@ -76,15 +79,16 @@ def _message(item: object, i: int, dialect: Dialect) -> Message:
             raise invalid(
                 f"{where}: a tool message needs its tool_call_id.", f"{where}.tool_call_id"
             )
-        return Message(role, _parts(content, where, images=False), tool_call_id=call_id)
-    return Message(role, _parts(content, where, images=role == "user"))
+        return Message(role, _parts(content, where, images=None), tool_call_id=call_id)
+    images = http_hosts if role == "user" else None
+    return Message(role, _parts(content, where, images=images))
 
 
 def _parts(
-    content: object, where: str, *, images: bool, optional: bool = False
+    content: object, where: str, *, images: frozenset[str] | None, optional: bool = False
 ) -> tuple[Part, ...]:
-    """A string, or a list of text (and, for users, image_url) parts; at least some text or an
-    image unless `optional` (an assistant turn that only calls tools)."""
+    """A string, or a list of text (and, for users — `images` not None — image_url) parts; at
+    least some text or an image unless `optional` (an assistant turn that only calls tools)."""
     if content is None and optional:
         return ()
     if isinstance(content, str):
@@ -99,8 +103,8 @@ def _parts(
         kind = part.get("type") if isinstance(part, dict) else None
         if kind == "text" and isinstance(part.get("text"), str):
             parts.append(TextPart(part["text"]))
-        elif kind == "image_url" and images:
-            parts.append(_image(part.get("image_url"), at))
+        elif kind == "image_url" and images is not None:
+            parts.append(_image(part.get("image_url"), at, images))
         elif kind == "image_url":
             raise invalid(f"{at}: images are accepted in user messages only.", at)
         else:
@@ -110,7 +114,7 @@ def _parts(
     return tuple(parts)
 
 
-def _image(value: object, at: str) -> ImagePart:
+def _image(value: object, at: str, http_hosts: frozenset[str]) -> ImagePart:
     if not isinstance(value, dict) or not isinstance(value.get("url"), str):
         raise invalid(f"{at}.image_url must be an object with a url.", f"{at}.image_url")
     url, detail = value["url"], value.get("detail")
@@ -122,7 +126,10 @@ def _image(value: object, at: str) -> ImagePart:
         if info is None:
             raise invalid(f"{at}: the image's bytes are not a PNG, JPEG, GIF or WebP.", at)
         return ImagePart(None, data, info.media_type, detail, info.width, info.height)
-    if url.startswith("https://") and len(url) <= 4096 and url.isprintable():
+    scheme, _, rest = url.partition("://")
+    host = rest.split("/", 1)[0].rsplit("@", 1)[-1].rsplit(":", 1)[0].lower()
+    allowed = scheme == "https" or (scheme == "http" and host in http_hosts)
+    if allowed and host and len(url) <= 4096 and url.isprintable():
         return ImagePart(url=url, detail=detail)
     raise invalid(f"{at}.image_url.url must be an https: URL or a data: URI.", f"{at}.image_url")
 

@@ -84,7 +84,9 @@ def parse_native_request(raw: bytes, settings: Settings, enabled: dict[str, obje
     return ChatRequest(
         provider=provider,
         model=parse_model(body.get("model")),
-        messages=chat_fields.parse_messages(body.get("messages"), "native"),
+        messages=chat_fields.parse_messages(
+            body.get("messages"), "native", settings.image_fetch_allow_hosts
+        ),
         max_tokens=parse_max_tokens(body.get("max_tokens"), settings),
         temperature=parse_temperature(body.get("temperature"), provider),
         stop=chat_fields.parse_stop(body.get("stop")),

@@ -80,7 +80,9 @@ def parse_request(request: web.Request, raw: bytes) -> tuple[ChatRequest, bool, 
     chat = ChatRequest(
         provider=provider,
         model=model,
-        messages=chat_fields.parse_messages(body.get("messages"), "openai"),
+        messages=chat_fields.parse_messages(
+            body.get("messages"), "openai", request.app[SETTINGS].image_fetch_allow_hosts
+        ),
         max_tokens=parse_max_tokens(max_tokens, request.app[SETTINGS], field),
         temperature=parse_temperature(body.get("temperature"), provider),
         stop=chat_fields.parse_stop(body.get("stop")),
