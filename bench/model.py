@@ -7,7 +7,10 @@ import math
 
 from bench.wrk import WrkResult
 
-MODES = ("chat", "stream")  # non-stream JSON answer, and Server-Sent Events
+# A non-stream JSON answer, Server-Sent Events, and a non-stream answer of two tool calls
+# (tools declared in the request): the full benchmark runs all three, the quick one the first two.
+MODES = ("chat", "stream", "tools")
+QUICK_MODES = ("chat", "stream")
 
 
 def percentile(samples: list[float], p: float) -> float:

@@ -26,7 +26,7 @@ and leaves this file alone; `python -m bench --soak 1000000` adds the memory soa
 the marker line is kept when the benchmark rewrites this file: put notes and profiles there.
 """
 
-MODE_NAMES = {"chat": "non-stream", "stream": "stream"}
+MODE_NAMES = {"chat": "non-stream", "stream": "stream", "tools": "tool calls"}
 TARGET_RATIO = 0.25
 TARGET_STREAMS_PER_S = 1000
 TARGET_ADDED_MS = 1.0

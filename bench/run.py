@@ -19,7 +19,7 @@ from pathlib import Path
 
 from bench import admin, machine, measure, procfs, procs, report, wrk
 from bench.admin import Customer, SetupError
-from bench.model import MODES, BenchRun, Cell, Export, Soak, Ttfb, WorkersRun
+from bench.model import MODES, QUICK_MODES, BenchRun, Cell, Export, Soak, Ttfb, WorkersRun
 from bench.procs import Child, StartError
 from bench.wrk import WrkError
 from db.embedded import EmbeddedPostgres, create_database
@@ -27,7 +27,19 @@ from db.embedded import EmbeddedPostgres, create_database
 MODEL = "gpt-4o-mini"
 MAX_TOKENS = 16
 MESSAGES = [{"role": "user", "content": "Say hello in a few words."}]
-GATEWAY_PATHS = {"chat": "/v1/gateway/chat", "stream": "/v1/gateway/stream"}
+GATEWAY_PATHS = {
+    "chat": "/v1/gateway/chat",
+    "stream": "/v1/gateway/stream",
+    "tools": "/v1/gateway/chat",
+}
+TOOL_MESSAGES = [{"role": "user", "content": "Weather and time in Paris? fake:tools=2"}]
+TOOLS = [
+    {"name": "get_weather", "description": "The weather in a city",
+     "parameters": {"type": "object", "properties": {"city": {"type": "string"}},
+                    "required": ["city"]}},
+    {"name": "get_time", "description": "The time in a city",
+     "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}},
+]  # fmt: skip
 UPSTREAM_KEY = "sk-bench"
 EXPORT_ROWS = 100_000
 SOAK_WARMUP = 20_000
@@ -54,12 +66,22 @@ def direct_body(mode: str) -> bytes:
     body: dict[str, object] = {"model": MODEL, "messages": MESSAGES, "max_tokens": MAX_TOKENS}
     if mode == "stream":
         body |= {"stream": True, "stream_options": {"include_usage": True}}
+    if mode == "tools":
+        tools = [{"type": "function", "function": tool} for tool in TOOLS]
+        body |= {"messages": TOOL_MESSAGES, "tools": tools}
     return json.dumps(body).encode()
 
 
 def gateway_body(mode: str) -> bytes:
-    del mode  # one native body for both routes: the path picks JSON or SSE
-    body = {"provider": "openai", "model": MODEL, "messages": MESSAGES, "max_tokens": MAX_TOKENS}
+    """The native body; the path picks JSON or SSE."""
+    body: dict[str, object] = {
+        "provider": "openai",
+        "model": MODEL,
+        "messages": MESSAGES,
+        "max_tokens": MAX_TOKENS,
+    }
+    if mode == "tools":
+        body |= {"messages": TOOL_MESSAGES, "tools": TOOLS}
     return json.dumps(body).encode()
 
 
@@ -77,6 +99,7 @@ class Bench:
     """The processes and state of one run; each method measures one part of it."""
 
     def __init__(self, options: Options, tmp: Path, stack: contextlib.ExitStack) -> None:
+        self.modes = QUICK_MODES if options.quick else MODES
         self.options = options
         self.tmp = tmp
         self.stack = stack
@@ -183,10 +206,10 @@ class Bench:
     def measure_direct(self, run: BenchRun) -> None:
         url = self.fake_url + "/chat/completions"
         auth = f"Bearer {UPSTREAM_KEY}"
-        for mode in MODES:
+        for mode in self.modes:
             check(url, direct_body(mode), auth, mode, "direct")
         print("direct, against the fake upstream:", flush=True)
-        for mode in MODES:
+        for mode in self.modes:
             for c in self.options.concurrencies:
                 body = direct_body(mode)
                 run.direct.append(self.cell("direct", mode, c, url, body, auth))
@@ -197,7 +220,7 @@ class Bench:
 
     def setup_customer(self, gateway: Gateway, customer_id: str) -> Customer:
         customer = admin.create_customer(gateway.base_url, self.password, customer_id)
-        for mode in MODES:
+        for mode in self.modes:
             check(gateway.url(mode), gateway_body(mode), customer.authorization, mode, "gateway")
         return customer
 
@@ -205,7 +228,7 @@ class Bench:
         # Fills the pools (database, upstream connections) and the per-process caches, so the
         # first cell does not pay for them; not recorded.
         top = max(self.options.concurrencies)
-        for mode in MODES:
+        for mode in self.modes:
             wrk.run(gateway.url(mode), gateway_body(mode), top, 1, customer.authorization)
 
     def measure_gateway(self, workers: int) -> WorkersRun:
@@ -220,7 +243,7 @@ class Bench:
             customer = self.setup_customer(gateway, "bench")
             self.warm_up(gateway, customer)
             auth = customer.authorization
-            for mode in MODES:
+            for mode in self.modes:
                 for c in self.options.concurrencies:
                     url, body = gateway.url(mode), gateway_body(mode)
                     result.cells.append(self.cell("gateway", mode, c, url, body, auth, gateway))
@@ -246,7 +269,7 @@ class Bench:
             customer = self.setup_customer(gateway, "bench")
             self.warm_up(gateway, customer)
             auth = customer.authorization
-            for mode in MODES:
+            for mode in self.modes:
                 url, body = gateway.url(mode), gateway_body(mode)
                 cell = self.cell("gateway", mode, top, url, body, auth, gateway, "INFO")
                 result.cells.append(cell)

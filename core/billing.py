@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import orjson
+
+from core.chat import ToolCall
 from core.errors import GatewayError
 from core.events import End, TextDelta, ToolCallDelta, UpstreamEvent, UsageUpdate
 from core.money import estimate_tokens
@@ -67,12 +70,20 @@ def clamp(reported: Usage, bounds: Bounds, produced: int) -> tuple[Usage, bool]:
 
 
 @dataclass(slots=True)
+class ToolCallDraft:
+    id: str | None = None
+    name: str | None = None
+    arguments: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
 class Transcript:
     """What the provider sent back so far, as far as billing and the answer need it."""
 
     output_parts: list[str] = field(default_factory=list)  # text and tool-call arguments
     usage: Usage | None = None
     end: End | None = None
+    drafts: dict[int, ToolCallDraft] = field(default_factory=dict)  # by the call's index
 
     @property
     def output_text(self) -> str:
@@ -87,6 +98,34 @@ class Transcript:
             self.end = event
         elif isinstance(event, ToolCallDelta):
             self.output_parts.append(event.arguments)  # arguments are output tokens too
+            draft = self.drafts.get(event.index)
+            if draft is None:
+                draft = self.drafts[event.index] = ToolCallDraft()
+            draft.id = draft.id or event.id
+            draft.name = draft.name or event.name
+            draft.arguments.append(event.arguments)
+
+    @property
+    def tool_calls(self) -> tuple[ToolCall, ...]:
+        """The complete calls, in index order (arguments "" read as no arguments: "{}")."""
+        return tuple(
+            ToolCall(d.id or "", d.name or "", "".join(d.arguments) or "{}")
+            for _, d in sorted(self.drafts.items())
+        )
+
+    def malformed_tool_call(self) -> str | None:
+        """Why a finished answer's tool calls cannot be used, or None: each needs an id, a
+        name, and arguments that are the JSON text of an object."""
+        for call in self.tool_calls:
+            if not call.id or not call.name:
+                return "a tool call without its id or name"
+            try:
+                arguments = orjson.loads(call.arguments)
+            except orjson.JSONDecodeError:
+                return f"tool call {call.name!r} has arguments that are not valid JSON"
+            if not isinstance(arguments, dict):
+                return f"tool call {call.name!r} has arguments that are not a JSON object"
+        return None
 
     @property
     def upstream_model(self) -> str | None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from core.chat import ToolCall
 from core.errors import GatewayError
 from core.month import MonthState
 from core.usage import Usage
@@ -53,7 +54,8 @@ UpstreamEvent = TextDelta | ToolCallDelta | UsageUpdate | End
 
 @dataclass(frozen=True, slots=True)
 class CallResult:
-    """What a settled call produced and cost."""
+    """What a settled call produced and cost. `finish_reason` is one of the contract's
+    (core.finish); `tool_calls` the complete calls the model made."""
 
     finish_reason: str | None
     upstream_model: str | None
@@ -61,6 +63,7 @@ class CallResult:
     cost_uc: int
     cost_source: str
     month: MonthState
+    tool_calls: tuple[ToolCall, ...] = ()
 
 
 @dataclass(slots=True)

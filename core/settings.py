@@ -54,6 +54,9 @@ class Settings:
     body_read_timeout_s: float = 30.0
     shutdown_grace_s: float = 30.0
     trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
+    image_fetch_timeout_s: float = 10.0
+    image_fetch_max_bytes: int = 20 * 1024 * 1024
+    image_fetch_allow_hosts: frozenset[str] = frozenset()  # plain http and any address: tests
 
     @property
     def is_production(self) -> bool:
@@ -240,6 +243,17 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         ),
         shutdown_grace_s=_float(env, "SHUTDOWN_GRACE_S", DEFAULTS.shutdown_grace_s, 0, 3600),
         trusted_proxies=_networks(env, "TRUSTED_PROXIES"),
+        image_fetch_timeout_s=_float(
+            env, "IMAGE_FETCH_TIMEOUT_S", DEFAULTS.image_fetch_timeout_s, 0.1, 120
+        ),
+        image_fetch_max_bytes=_int(
+            env, "IMAGE_FETCH_MAX_BYTES", DEFAULTS.image_fetch_max_bytes, 1024, 64 * 1024 * 1024
+        ),
+        image_fetch_allow_hosts=frozenset(
+            h.strip().lower()
+            for h in (_text(env, "IMAGE_FETCH_ALLOW_HOSTS") or "").split(",")
+            if h.strip()
+        ),
     )
     if settings.default_max_tokens > settings.max_tokens_limit:
         raise SettingsError("DEFAULT_MAX_TOKENS must not exceed MAX_TOKENS_LIMIT")

@@ -32,11 +32,13 @@ from proxy.ledger.liveness import beat_and_reap
 from proxy.ledger.running import RunningCalls
 from proxy.ledger.sweeper import sweep_forever
 from proxy.ledger.writers import Admitter, Replayer, Settler
+from proxy.providers.image_fetch import ImageFetcher
 from proxy.providers.registry import build_providers
 from proxy.routes import admin_ui, health, native, openai_compat, stripe_webhook
 from proxy.state import (
     DB_POOL,
     GATE,
+    IMAGE_FETCHER,
     KEY_CACHE,
     METRICS,
     PRICE_BOOK,
@@ -145,12 +147,19 @@ async def _stop_running_calls(app: web.Application) -> None:
 
 
 async def _providers(app: web.Application) -> AsyncIterator[None]:
-    app[PROVIDERS] = build_providers(app[SETTINGS])
+    settings = app[SETTINGS]
+    app[PROVIDERS] = build_providers(settings)
+    app[IMAGE_FETCHER] = ImageFetcher(
+        max_bytes=settings.image_fetch_max_bytes,
+        timeout_s=settings.image_fetch_timeout_s,
+        allow_http_hosts=settings.image_fetch_allow_hosts,
+    )
     try:
         yield
     finally:
         for provider in app[PROVIDERS].values():
             await provider.close()
+        await app[IMAGE_FETCHER].close()
 
 
 async def _stripe(app: web.Application) -> AsyncIterator[None]:

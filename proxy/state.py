@@ -13,6 +13,7 @@ from proxy.infra.stripe_client import StripeCheckout
 from proxy.ledger.admission import Gate
 from proxy.ledger.running import RunningCalls
 from proxy.providers.base import Provider
+from proxy.providers.image_fetch import ImageFetcher
 
 SETTINGS = web.AppKey("settings", Settings)
 DB_POOL = web.AppKey("db_pool", asyncpg.Pool)
@@ -22,6 +23,7 @@ PRICE_BOOK = web.AppKey("price_book", PriceBook)
 PROVIDERS = web.AppKey("providers", dict[str, Provider])
 GATE = web.AppKey("gate", Gate)
 STRIPE_CHECKOUT = web.AppKey("stripe_checkout", StripeCheckout)
+IMAGE_FETCHER = web.AppKey("image_fetcher", ImageFetcher)  # image URLs for Gemini
 RUNNING = web.AppKey("running", RunningCalls)  # the calls this process is serving
 PROCESS_ID = web.AppKey("process_id", str)  # owner of this process's reservations
 

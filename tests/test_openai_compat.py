@@ -147,9 +147,11 @@ async def test_unprefixed_names_the_price_table_knows(client, fakes) -> None:
 
 @pytest.mark.parametrize(
     "extra",
-    [{"tools": [{"type": "function", "function": {"name": "f"}}]}, {"n": 2},
-     {"response_format": {"type": "json_object"}}, {"temperature": 3}],
-    ids=["tools", "n", "response_format", "temperature"],
+    [{"tools": [{"type": "function", "function": {"name": "bad name!"}}]}, {"n": 2},
+     {"response_format": {"type": "xml"}}, {"temperature": 3}, {"logprobs": True},
+     {"tool_choice": "required"}, {"reasoning_effort": "extreme"}, {"top_p": 1.5}],
+    ids=["tool name", "n", "response_format", "temperature", "logprobs", "tool_choice alone",
+         "reasoning_effort", "top_p"],
 )  # fmt: skip
 async def test_unsupported_or_invalid_fields_are_bad_requests(client, db, fakes, extra) -> None:
     with pytest.raises(openai.BadRequestError) as caught:

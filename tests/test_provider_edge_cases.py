@@ -5,14 +5,14 @@ from __future__ import annotations
 import orjson
 from aiohttp import web
 
-from core.chat import ChatRequest, Message
+from core.chat import ChatRequest, text_message
 from core.events import End, TextDelta, UsageUpdate
 from core.usage import Usage
 from proxy.providers.anthropic import AnthropicProvider
 from proxy.providers.gemini import GeminiProvider
 from proxy.providers.openai import OpenAIProvider
 
-REQUEST = ChatRequest("x", "m", (Message("user", "hi"),), max_tokens=50)
+REQUEST = ChatRequest("x", "m", (text_message("user", "hi"),), max_tokens=50)
 
 
 async def scripted(aiohttp_server, body: bytes, content_type: str) -> str:
@@ -38,7 +38,7 @@ async def collect(
     provider, request: ChatRequest = REQUEST, *, stream: bool = True
 ) -> tuple[str, Usage | None, End | None]:
     text, usage, finish = "", None, None
-    async for event in provider.events(request, stream=stream):
+    async for event in provider.events(provider.prepare(request, stream)):
         if isinstance(event, TextDelta):
             text += event.text
         elif isinstance(event, UsageUpdate):

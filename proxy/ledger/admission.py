@@ -8,10 +8,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from core import errors
-from core.billing import Bounds, input_bound
+from core import errors, estimate
+from core.billing import Bounds
 from core.chat import ChatRequest
-from core.money import estimate_tokens
 from core.month import MonthState
 from core.outcomes import AdmissionOutcome
 from core.policy import KeyPolicy
@@ -22,19 +21,13 @@ from proxy.infra.cache import PriceBook
 from proxy.ledger.call import Call, Client
 from proxy.ledger.running import RunningCalls
 from proxy.ledger.writers import Admitter, Settler
-from proxy.providers.base import Provider
-
-MESSAGE_OVERHEAD_TOKENS = 4  # role markers and separators each message costs
+from proxy.providers.base import Prepared, Provider
 
 CAP_MESSAGES = {
     "customer": "This customer's monthly allowance (cap plus prepaid credit) is used up.",
     "key": "This key's own monthly cap is used up.",
     "gateway": "The gateway's monthly spending ceiling is reached; ask the operator.",
 }
-
-
-def estimate_input_tokens(chat: ChatRequest) -> int:
-    return sum(estimate_tokens(m.content) + MESSAGE_OVERHEAD_TOKENS for m in chat.messages)
 
 
 def check_allowed(policy: KeyPolicy, chat: ChatRequest) -> None:
@@ -92,15 +85,16 @@ class Gate:
         return price
 
     async def admit(
-        self, policy: KeyPolicy, chat: ChatRequest, provider: Provider, client: Client
+        self, policy: KeyPolicy, prepared: Prepared, provider: Provider, client: Client
     ) -> Call:
+        chat = prepared.chat
         if client.install_id is None and policy.require_install:
             raise errors.Forbidden(
                 "This key requires the X-Kaixu-Install-Id header.", type="install_id_required"
             )
         check_allowed(policy, chat)
         price = self.price(chat)
-        input_estimate = estimate_input_tokens(chat)
+        input_estimate = estimate.input_estimate(chat)
         reserve_uc = price.cost_uc(
             Usage(input_tokens=input_estimate, output_tokens=chat.max_tokens)
         )
@@ -124,12 +118,13 @@ class Gate:
             policy=policy,
             chat=chat,
             provider=provider,
+            prepared=prepared,
             price=price,
             reservation_id=row["reservation_id"],
             month=MonthState.from_row(row),
             bounds=Bounds(
                 input_estimate=input_estimate,
-                input_bound=input_bound([m.content for m in chat.messages]),
+                input_bound=estimate.input_bound(chat),
                 max_tokens=chat.max_tokens,
             ),
             client=client,

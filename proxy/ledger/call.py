@@ -23,6 +23,7 @@ from core.events import (
     ToolCallDelta,
     UpstreamEvent,
 )
+from core.finish import standard_finish
 from core.month import MonthState
 from core.outcomes import UsageStatus
 from core.policy import KeyPolicy
@@ -31,7 +32,7 @@ from core.text import clean_text
 from db.gateway import Settlement
 from proxy.ledger.running import RunningCalls
 from proxy.ledger.writers import Settler
-from proxy.providers.base import Provider
+from proxy.providers.base import Prepared, Provider
 from proxy.providers.upstream_errors import upstream_timeout
 
 log = logging.getLogger("kaixu.calls")
@@ -56,6 +57,7 @@ class Call:
     policy: KeyPolicy
     chat: ChatRequest
     provider: Provider
+    prepared: Prepared
     price: Price
     reservation_id: int
     month: MonthState  # as admitted
@@ -71,7 +73,7 @@ class Call:
     cut_by: errors.GatewayError | None = None  # why the gateway ended it (revoked, stopping)
     _puller: asyncio.Task[object] | None = None  # the task waiting for the next event
 
-    async def events(self, *, stream: bool) -> AsyncIterator[CallEvent]:
+    async def events(self) -> AsyncIterator[CallEvent]:
         """`Started` once the provider answered at all, the deltas, then `Finished` or
         `Failed` (settled). A failure before `Started` is settled and raised, so the route
         answers it as an ordinary error. However the consumer stops (client gone, cancelled),
@@ -82,7 +84,7 @@ class Call:
         accepted = ended = False
         self.running.add(self)
         try:
-            async with aclosing(self.provider.events(self.chat, stream=stream)) as upstream:
+            async with aclosing(self.provider.events(self.prepared)) as upstream:
                 while (event := await self._pull(upstream)) is not None:
                     if not accepted:
                         accepted = True
@@ -94,6 +96,9 @@ class Call:
                 raise errors.UpstreamError(
                     f"{self.chat.provider} ended the stream before its end marker"
                 )
+            malformed = self.transcript.malformed_tool_call()
+            if malformed is not None:  # never a silent stop: the client could not use it
+                raise errors.UpstreamError(f"{self.chat.provider} sent {malformed}")
             ended = True
         except Exception as exc:
             error = self._as_error(exc, accepted)
@@ -209,8 +214,12 @@ class Call:
             )  # fmt: skip
             raise
         end = self.transcript.end
+        tool_calls = self.transcript.tool_calls
         self.result = CallResult(
-            finish_reason=end.finish_reason if end else None,
+            finish_reason=standard_finish(end.finish_reason, tool_calls=bool(tool_calls))
+            if end
+            else None,
+            tool_calls=tool_calls,
             upstream_model=upstream_model,
             usage=usage,
             cost_uc=cost_uc,

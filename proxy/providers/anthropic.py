@@ -6,10 +6,13 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 from core.chat import ChatRequest
-from core.events import End, TextDelta, UpstreamEvent, UsageUpdate
+from core.events import End, TextDelta, ToolCallDelta, UpstreamEvent, UsageUpdate
 from core.usage import Usage
-from proxy.providers.base import HttpProvider
+from proxy.providers.anthropic_wire import request_json
+from proxy.providers.base import HttpProvider, Prepared
 from proxy.providers.sse import SSEEvent, event_json
 from proxy.providers.upstream_errors import stream_error
 
@@ -44,34 +47,36 @@ class AnthropicProvider(HttpProvider):
         }
 
     def body(self, request: ChatRequest, stream: bool) -> dict[str, Any]:
-        system, messages = request.split_system()
-        body: dict[str, Any] = {
-            "model": request.model,
-            "max_tokens": request.max_tokens,
-            "messages": [{"role": m.role, "content": m.content} for m in messages],
-        }
-        if system:
-            body["system"] = system  # a top-level field, not a message role
-        if request.temperature is not None:
-            body["temperature"] = request.temperature
-        if request.stop:
-            body["stop_sequences"] = list(request.stop)
-        if stream:
-            body["stream"] = True
-        return body
+        return request_json(request, stream)
 
-    def completion_events(self, answer: Any) -> list[UpstreamEvent]:
-        blocks = answer.get("content") or ()
-        text = "".join(b.get("text", "") for b in blocks if b.get("type") == "text")
-        events: list[UpstreamEvent] = [TextDelta(text)] if text else []
+    def completion_events(self, answer: Any, prepared: Prepared) -> list[UpstreamEvent]:
+        json_mode = prepared.chat.response_format is not None
+        events: list[UpstreamEvent] = []
+        calls = 0
+        for block in answer.get("content") or ():
+            kind = block.get("type")
+            if kind == "text" and block.get("text"):
+                events.append(TextDelta(block["text"]))
+            elif kind == "tool_use":
+                arguments = orjson.dumps(block.get("input") or {}).decode()
+                if json_mode:  # the forced tool's input is the answer
+                    events.append(TextDelta(arguments))
+                else:
+                    events.append(ToolCallDelta(calls, block.get("id"), block.get("name"),
+                                                arguments))  # fmt: skip
+                    calls += 1
         if answer.get("usage"):
             events.append(UsageUpdate(apply_usage(Usage(), answer["usage"])))
-        events.append(End(answer.get("stop_reason"), answer.get("model")))
+        events.append(End(finish(answer.get("stop_reason"), json_mode), answer.get("model")))
         return events
 
-    async def stream_events(self, events: AsyncIterator[SSEEvent]) -> AsyncIterator[UpstreamEvent]:
+    async def stream_events(
+        self, events: AsyncIterator[SSEEvent], prepared: Prepared
+    ) -> AsyncIterator[UpstreamEvent]:
+        json_mode = prepared.chat.response_format is not None
         usage = Usage()
         finish_reason = model = None
+        calls: dict[int, int] = {}  # content block index -> tool call index
         async for event in events:
             if event.event == "ping":
                 continue
@@ -81,10 +86,19 @@ class AnthropicProvider(HttpProvider):
                 delta = data.get("delta") or {}
                 if delta.get("type") == "text_delta" and delta.get("text"):
                     yield TextDelta(delta["text"])
+                elif delta.get("type") == "input_json_delta" and delta.get("partial_json"):
+                    fragment = delta["partial_json"]
+                    if json_mode:
+                        yield TextDelta(fragment)
+                    elif data.get("index") in calls:
+                        yield ToolCallDelta(calls[data["index"]], None, None, fragment)
             elif kind == "content_block_start":  # may already carry text of its own
                 block = data.get("content_block") or {}
                 if block.get("type") == "text" and block.get("text"):
                     yield TextDelta(block["text"])
+                elif block.get("type") == "tool_use" and not json_mode:
+                    calls[data.get("index", len(calls))] = index = len(calls)
+                    yield ToolCallDelta(index, block.get("id"), block.get("name"), "")
             elif kind == "message_start":
                 message = data.get("message") or {}
                 model = message.get("model")
@@ -93,7 +107,12 @@ class AnthropicProvider(HttpProvider):
                 finish_reason = (data.get("delta") or {}).get("stop_reason") or finish_reason
                 yield UsageUpdate(apply_usage(usage, data.get("usage")))
             elif kind == "message_stop":
-                yield End(finish_reason, model)
+                yield End(finish(finish_reason, json_mode), model)
                 return
             elif kind == "error":
                 raise stream_error(self.name, self.api_key, event.data)
+
+
+def finish(stop_reason: str | None, json_mode: bool) -> str | None:
+    """The forced tool of structured output is the answer, not a tool call."""
+    return "end_turn" if json_mode and stop_reason == "tool_use" else stop_reason

@@ -17,12 +17,29 @@ from proxy.providers.sse import read_events
 from proxy.providers.upstream_errors import http_error, translate_client_errors
 
 
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A request translated to the provider's wire format, before anything is reserved: what
+    the provider cannot take is a 400 here, not a failed (and billed) call."""
+
+    chat: ChatRequest
+    stream: bool
+    url: str = ""
+    body: dict[str, Any] = field(default_factory=dict)
+
+
 class Provider(Protocol):
     name: str
+    # Needs image bytes, not URLs: the route fetches URL images first (routes/images.py).
+    needs_image_bytes: bool
 
-    def events(self, request: ChatRequest, *, stream: bool) -> AsyncIterator[UpstreamEvent]:
-        """The answer as events: with `stream`, as the provider streams it; without, parsed
-        from one JSON answer. Failures are raised as GatewayError (or TimeoutError)."""
+    def prepare(self, chat: ChatRequest, stream: bool) -> Prepared:
+        """The request in the provider's format; InvalidRequest for what it cannot take."""
+        ...
+
+    def events(self, prepared: Prepared) -> AsyncIterator[UpstreamEvent]:
+        """The answer as events: streamed as the provider streams it, or parsed from one JSON
+        answer. Failures are raised as GatewayError (or TimeoutError)."""
         ...
 
     async def close(self) -> None: ...
@@ -36,6 +53,7 @@ class HttpProvider:
     to read a completion (`completion_events`) and a stream's SSE events (`stream_events`).
     """
 
+    needs_image_bytes = False
     name: str
     base_url: str
     api_key: str
@@ -64,22 +82,27 @@ class HttpProvider:
     def body(self, request: ChatRequest, stream: bool) -> dict[str, Any]:
         raise NotImplementedError
 
-    def completion_events(self, answer: Any) -> list[UpstreamEvent]:
+    def completion_events(self, answer: Any, prepared: Prepared) -> list[UpstreamEvent]:
         raise NotImplementedError
 
-    def stream_events(self, events: AsyncIterator[Any]) -> AsyncIterator[UpstreamEvent]:
+    def stream_events(
+        self, events: AsyncIterator[Any], prepared: Prepared
+    ) -> AsyncIterator[UpstreamEvent]:
         raise NotImplementedError
 
-    def events(self, request: ChatRequest, *, stream: bool) -> AsyncIterator[UpstreamEvent]:
-        return self._stream(request) if stream else self._complete(request)
+    def prepare(self, chat: ChatRequest, stream: bool) -> Prepared:
+        return Prepared(chat, stream, self.url(chat, stream), self.body(chat, stream))
 
-    async def _post(self, request: ChatRequest, stream: bool) -> aiohttp.ClientResponse:
-        data = orjson.dumps(self.body(request, stream))
-        return await self.session.post(self.url(request, stream), data=data, headers=self.headers())
+    def events(self, prepared: Prepared) -> AsyncIterator[UpstreamEvent]:
+        return self._stream(prepared) if prepared.stream else self._complete(prepared)
 
-    async def _complete(self, request: ChatRequest) -> AsyncIterator[UpstreamEvent]:
+    async def _post(self, prepared: Prepared) -> aiohttp.ClientResponse:
+        data = orjson.dumps(prepared.body)
+        return await self.session.post(prepared.url, data=data, headers=self.headers())
+
+    async def _complete(self, prepared: Prepared) -> AsyncIterator[UpstreamEvent]:
         with translate_client_errors(self.name):
-            async with await self._post(request, False) as resp:
+            async with await self._post(prepared) as resp:
                 raw = await read_answer(resp, self.name, rejected=resp.status >= 400)
                 if resp.status >= 400:
                     raise http_error(self.name, self.api_key, resp.status, raw)
@@ -87,15 +110,16 @@ class HttpProvider:
                 answer = orjson.loads(raw)
             except orjson.JSONDecodeError:
                 raise errors.UpstreamError(f"{self.name} answered with malformed JSON") from None
-            parsed = self.completion_events(answer)  # a wrong shape is the upstream's error
+            # a wrong shape is the upstream's error
+            parsed = self.completion_events(answer, prepared)
         for event in parsed:
             yield event
 
-    async def _stream(self, request: ChatRequest) -> AsyncIterator[UpstreamEvent]:
+    async def _stream(self, prepared: Prepared) -> AsyncIterator[UpstreamEvent]:
         with translate_client_errors(self.name):
-            async with await self._post(request, True) as resp:
+            async with await self._post(prepared) as resp:
                 if resp.status >= 400:
                     raw = await read_answer(resp, self.name, rejected=True)
                     raise http_error(self.name, self.api_key, resp.status, raw)
-                async for event in self.stream_events(read_events(resp, self.name)):
+                async for event in self.stream_events(read_events(resp, self.name), prepared):
                     yield event

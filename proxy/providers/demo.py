@@ -7,16 +7,26 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
+from core import errors
 from core.chat import ChatRequest
 from core.events import End, TextDelta, UpstreamEvent, UsageUpdate
 from core.money import estimate_tokens
 from core.usage import Usage
+from proxy.providers.base import Prepared
 
 DEMO_MODEL = "demo-echo"
 
 
 class DemoProvider:
     name = "demo"
+    needs_image_bytes = False
+
+    def prepare(self, chat: ChatRequest, stream: bool) -> Prepared:
+        if chat.tools or chat.response_format or chat.images:
+            raise errors.InvalidRequest(
+                "The demo provider answers text only: no tools, response_format or images."
+            )
+        return Prepared(chat, stream)
 
     def _reply(self, request: ChatRequest) -> tuple[str, Usage]:
         last_user = next((m.content for m in reversed(request.messages) if m.role == "user"), "")
@@ -29,9 +39,9 @@ class DemoProvider:
             input_tokens=estimate_tokens(prompt), output_tokens=estimate_tokens(text)
         )
 
-    async def events(self, request: ChatRequest, *, stream: bool) -> AsyncIterator[UpstreamEvent]:
-        text, usage = self._reply(request)
-        if stream:
+    async def events(self, prepared: Prepared) -> AsyncIterator[UpstreamEvent]:
+        text, usage = self._reply(prepared.chat)
+        if prepared.stream:
             words = text.split(" ")
             for i, word in enumerate(words):
                 yield TextDelta(word if i == len(words) - 1 else word + " ")

@@ -7,10 +7,15 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
+import orjson
+
+from core import errors
 from core.chat import ChatRequest
-from core.events import End, TextDelta, UpstreamEvent, UsageUpdate
+from core.events import End, TextDelta, ToolCallDelta, UpstreamEvent, UsageUpdate
+from core.tool_ids import make_id
 from core.usage import Usage
-from proxy.providers.base import HttpProvider
+from proxy.providers.base import HttpProvider, Prepared
+from proxy.providers.gemini_wire import request_json
 from proxy.providers.sse import SSEEvent, event_json
 from proxy.providers.upstream_errors import stream_error
 
@@ -26,19 +31,46 @@ def parse_usage(raw: object) -> Usage | None:
     return Usage(input_tokens=prompt - cached, cached_input_tokens=cached, output_tokens=output)
 
 
-def _text_and_finish(chunk: dict) -> tuple[str, str | None]:
-    candidates = chunk.get("candidates") or ()
-    if not candidates:
-        blocked = (chunk.get("promptFeedback") or {}).get("blockReason")
-        return "", ("content_filter" if blocked else None)
-    candidate = candidates[0]
-    parts = (candidate.get("content") or {}).get("parts") or ()
-    text = "".join(p.get("text", "") for p in parts if not p.get("thought"))
-    return text, candidate.get("finishReason")
+MALFORMED = ("MALFORMED_FUNCTION_CALL", "UNEXPECTED_TOOL_CALL")
+
+
+class Reader:
+    """Gemini's candidates as events: text, whole function calls (given stable ids and their
+    thought signatures), the finish reason; a malformed call is the upstream's error."""
+
+    def __init__(self, prepared: Prepared) -> None:
+        self.request_id = prepared.chat.request_id
+        self.calls = 0
+
+    def events(self, chunk: dict) -> tuple[list[UpstreamEvent], str | None]:
+        candidates = chunk.get("candidates") or ()
+        if not candidates:
+            blocked = (chunk.get("promptFeedback") or {}).get("blockReason")
+            return [], ("content_filter" if blocked else None)
+        candidate = candidates[0]
+        finish = candidate.get("finishReason")
+        if finish in MALFORMED:
+            raise errors.UpstreamError(f"gemini produced a malformed function call ({finish})")
+        events: list[UpstreamEvent] = []
+        for part in (candidate.get("content") or {}).get("parts") or ():
+            if part.get("thought"):
+                continue
+            if part.get("text"):
+                events.append(TextDelta(part["text"]))
+            call = part.get("functionCall")
+            if isinstance(call, dict):
+                call_id = make_id(call.get("id"), part.get("thoughtSignature"),
+                                  request_id=self.request_id, index=self.calls)  # fmt: skip
+                arguments = orjson.dumps(call.get("args") or {}).decode()
+                events.append(ToolCallDelta(self.calls, call_id, call.get("name"), arguments))
+                self.calls += 1
+        return events, finish
 
 
 @dataclass
 class GeminiProvider(HttpProvider):
+    needs_image_bytes = True  # inlineData only: image URLs are fetched by the gateway
+
     def url(self, request: ChatRequest, stream: bool) -> str:
         method = "streamGenerateContent?alt=sse" if stream else "generateContent"
         return f"{self.base_url}/v1beta/models/{quote(request.model, safe='')}:{method}"
@@ -47,45 +79,29 @@ class GeminiProvider(HttpProvider):
         return {"x-goog-api-key": self.api_key, "Content-Type": "application/json"}
 
     def body(self, request: ChatRequest, stream: bool) -> dict[str, Any]:
-        system, messages = request.split_system()
-        config: dict[str, Any] = {"maxOutputTokens": request.max_tokens}
-        if request.temperature is not None:
-            config["temperature"] = request.temperature
-        if request.stop:
-            config["stopSequences"] = list(request.stop)
-        body: dict[str, Any] = {
-            "contents": [
-                {
-                    "role": "model" if m.role == "assistant" else "user",
-                    "parts": [{"text": m.content}],
-                }
-                for m in messages
-            ],
-            "generationConfig": config,
-        }
-        if system:
-            body["systemInstruction"] = {"parts": [{"text": system}]}
-        return body
+        return request_json(request)
 
-    def completion_events(self, answer: Any) -> list[UpstreamEvent]:
-        text, finish_reason = _text_and_finish(answer)
-        events: list[UpstreamEvent] = [TextDelta(text)] if text else []
+    def completion_events(self, answer: Any, prepared: Prepared) -> list[UpstreamEvent]:
+        events, finish_reason = Reader(prepared).events(answer)
         usage = parse_usage(answer.get("usageMetadata"))
         if usage is not None:
             events.append(UsageUpdate(usage))
         events.append(End(finish_reason, answer.get("modelVersion")))
         return events
 
-    async def stream_events(self, events: AsyncIterator[SSEEvent]) -> AsyncIterator[UpstreamEvent]:
+    async def stream_events(
+        self, events: AsyncIterator[SSEEvent], prepared: Prepared
+    ) -> AsyncIterator[UpstreamEvent]:
+        reader = Reader(prepared)
         finish_reason = model = None
         async for event in events:
             chunk = event_json(event, self.name)
             if "error" in chunk:
                 raise stream_error(self.name, self.api_key, event.data)
             model = chunk.get("modelVersion") or model
-            text, finish = _text_and_finish(chunk)
-            if text:
-                yield TextDelta(text)
+            parsed, finish = reader.events(chunk)
+            for item in parsed:
+                yield item
             usage = parse_usage(chunk.get("usageMetadata"))  # cumulative: last one wins
             if usage is not None:
                 yield UsageUpdate(usage)

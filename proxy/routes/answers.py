@@ -14,7 +14,7 @@ from proxy.ledger.call import Call
 async def collect(call: Call) -> tuple[str, CallResult]:
     """Run a non-stream call to its end: the answer's text and what it was billed."""
     parts: list[str] = []
-    async with aclosing(call.events(stream=False)) as events:
+    async with aclosing(call.events()) as events:
         async for event in events:
             if isinstance(event, TextDelta):
                 parts.append(event.text)

@@ -8,12 +8,17 @@ from typing import Any
 import orjson
 
 from core import errors
-from core.chat import ChatRequest, Message
+from core.chat import ChatRequest
 from core.settings import Settings
+from proxy.routes import chat_fields
 
-ROLES = ("system", "user", "assistant")
-NATIVE_FIELDS = frozenset({"provider", "model", "messages", "max_tokens", "temperature", "stream"})
-MAX_MESSAGES = 2048
+NATIVE_FIELDS = frozenset(
+    {
+        "provider", "model", "messages", "max_tokens", "temperature", "stream", "stop", "top_p",
+        "seed", "reasoning_effort", "tools", "tool_choice", "parallel_tool_calls",
+        "response_format",
+    }
+)  # fmt: skip
 MAX_MODEL_LENGTH = 128
 # Anthropic refuses temperatures above 1; say so instead of letting the upstream 400 become a 502.
 TEMPERATURE_LIMITS = {"anthropic": 1.0}
@@ -27,45 +32,6 @@ def parse_json_object(raw: bytes) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise errors.InvalidRequest("The request body must be a JSON object.")
     return body
-
-
-def parse_messages(value: object) -> tuple[Message, ...]:
-    if not isinstance(value, list) or not value:
-        raise errors.InvalidRequest("messages must be a non-empty list.")
-    if len(value) > MAX_MESSAGES:
-        raise errors.InvalidRequest(f"messages may hold at most {MAX_MESSAGES} entries.")
-    messages = []
-    for i, item in enumerate(value):
-        if not isinstance(item, dict):
-            raise errors.InvalidRequest(f"messages[{i}] must be an object.")
-        role = item.get("role")
-        if role not in ROLES:
-            raise errors.InvalidRequest(
-                f"messages[{i}].role must be one of system, user, assistant; got {role!r}."
-            )
-        content = message_text(item.get("content"), i)
-        messages.append(Message(role, content))
-    if all(m.role == "system" for m in messages):
-        raise errors.InvalidRequest("messages need at least one user or assistant message.")
-    return tuple(messages)
-
-
-def message_text(content: object, index: int) -> str:
-    """A message's text: a string, or (as OpenAI clients send) a list of text parts."""
-    if isinstance(content, list):
-        texts = []
-        for part in content:
-            if not isinstance(part, dict) or part.get("type") != "text":
-                raise errors.InvalidRequest(
-                    f"messages[{index}].content: only text parts are supported."
-                )
-            texts.append(part.get("text"))
-        if not all(isinstance(t, str) for t in texts):
-            raise errors.InvalidRequest(f"messages[{index}].content parts need a text string.")
-        content = "".join(texts)
-    if not isinstance(content, str) or not content:
-        raise errors.InvalidRequest(f"messages[{index}].content must be a non-empty string.")
-    return content
 
 
 def parse_max_tokens(value: object, settings: Settings, field: str = "max_tokens") -> int:
@@ -118,9 +84,13 @@ def parse_native_request(raw: bytes, settings: Settings, enabled: dict[str, obje
     return ChatRequest(
         provider=provider,
         model=parse_model(body.get("model")),
-        messages=parse_messages(body.get("messages")),
+        messages=chat_fields.parse_messages(
+            body.get("messages"), "native", settings.image_fetch_allow_hosts
+        ),
         max_tokens=parse_max_tokens(body.get("max_tokens"), settings),
         temperature=parse_temperature(body.get("temperature"), provider),
+        stop=chat_fields.parse_stop(body.get("stop")),
+        **chat_fields.extras(body, "native"),
     )
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from aiohttp import web
 
 from core.chat import ChatRequest
@@ -9,7 +11,8 @@ from core.policy import KeyPolicy
 from core.text import clean_text
 from proxy.ledger.call import Call, Client
 from proxy.routes.chat_request import parse_install_id
-from proxy.state import GATE, PROVIDERS, REQUEST_ID
+from proxy.routes.images import with_image_bytes
+from proxy.state import GATE, IMAGE_FETCHER, PROVIDERS, REQUEST_ID
 
 
 def client_of(request: web.Request) -> Client:
@@ -20,7 +23,16 @@ def client_of(request: web.Request) -> Client:
     )
 
 
-async def admit(request: web.Request, policy: KeyPolicy, chat: ChatRequest) -> Call:
-    """Device, allowlists, price, then the admission round trip (see docs/hot-path.md)."""
+async def admit(
+    request: web.Request, policy: KeyPolicy, chat: ChatRequest, *, stream: bool
+) -> Call:
+    """The request in the provider's format (a 400 for what it cannot take, before anything is
+    reserved; image URLs fetched for providers that need the bytes), then device, allowlists,
+    price and the admission round trip (see docs/hot-path.md)."""
     provider = request.app[PROVIDERS][chat.provider]
-    return await request.app[GATE].admit(policy, chat, provider, client_of(request))
+    client = client_of(request)
+    chat = dataclasses.replace(chat, request_id=client.request_id)
+    if provider.needs_image_bytes and any(i.data is None for i in chat.images):
+        chat = await with_image_bytes(chat, request.app[IMAGE_FETCHER])
+    prepared = provider.prepare(chat, stream)
+    return await request.app[GATE].admit(policy, prepared, provider, client)

@@ -6,7 +6,7 @@ from typing import Any
 
 from aiohttp import web
 
-from core.chat import ChatRequest
+from core.chat import ChatRequest, ToolCall
 from core.events import CallEvent, CallResult, Failed, Finished, Started, TextDelta
 from proxy.http.responses import json_response
 from proxy.ledger.call import Call
@@ -18,20 +18,24 @@ from proxy.routes.sse import Frame, dumps, stream_call
 from proxy.state import PROVIDERS, SETTINGS
 
 
-async def _admit(request: web.Request) -> Call:
+async def _admit(request: web.Request, *, stream: bool) -> Call:
     """Order of checks: key (401), body size (413), body (400), then admission."""
     policy = await authenticate(request)
     raw = await request.read()
     chat = parse_native_request(raw, request.app[SETTINGS], request.app[PROVIDERS])
-    return await admit(request, policy, chat)
+    return await admit(request, policy, chat, stream=stream)
 
 
 def _end(result: CallResult) -> dict[str, Any]:
     return {"usage": usage_json(result), "month": result.month.to_json()}
 
 
+def tool_call_json(index: int, call: ToolCall) -> dict[str, Any]:
+    return {"index": index, "id": call.id, "name": call.name, "arguments": call.arguments}
+
+
 async def chat(request: web.Request) -> web.Response:
-    call = await _admit(request)
+    call = await _admit(request, stream=False)
     text, result = await collect(call)
     return json_response(
         {
@@ -39,6 +43,7 @@ async def chat(request: web.Request) -> web.Response:
             "model": call.chat.model,
             "upstream_model": result.upstream_model,
             "text": text,
+            "tool_calls": [tool_call_json(i, c) for i, c in enumerate(result.tool_calls)],
             "finish_reason": result.finish_reason,
             **_end(result),
         }
@@ -62,7 +67,11 @@ class NativeStream:
         if isinstance(event, TextDelta):
             return [("delta", dumps({"text": event.text}))]
         if isinstance(event, Finished):
-            return [("done", dumps(_end(event.result)))]
+            result = event.result
+            calls = [("tool_call", dumps(tool_call_json(i, c)))
+                     for i, c in enumerate(result.tool_calls)]  # fmt: skip
+            done = {**_end(result), "finish_reason": result.finish_reason}
+            return [*calls, ("done", dumps(done))]
         if isinstance(event, Failed):
             failure = {"type": event.error.error_type, "message": event.error.message}
             return [("error", dumps({"error": failure, **_end(event.result)}))]
@@ -70,7 +79,7 @@ class NativeStream:
 
 
 async def stream(request: web.Request) -> web.StreamResponse:
-    call = await _admit(request)
+    call = await _admit(request, stream=True)
     return await stream_call(request, call, NativeStream(call.chat))
 
 

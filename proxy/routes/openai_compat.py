@@ -11,12 +11,12 @@ from aiohttp import web
 from core import errors
 from core.chat import ChatRequest
 from proxy.http.responses import json_response
+from proxy.routes import chat_fields
 from proxy.routes.answers import collect
 from proxy.routes.chat_request import (
     check_provider,
     parse_json_object,
     parse_max_tokens,
-    parse_messages,
     parse_model,
     parse_temperature,
 )
@@ -28,20 +28,13 @@ from proxy.state import PRICE_BOOK, PROVIDERS, SETTINGS
 
 APPLIED_FIELDS = frozenset(
     {
-        "model",
-        "messages",
-        "max_tokens",
-        "max_completion_tokens",
-        "temperature",
-        "stop",
-        "stream",
-        "stream_options",
-        "n",
+        "model", "messages", "max_tokens", "max_completion_tokens", "temperature", "stop",
+        "stream", "stream_options", "n", "top_p", "seed", "reasoning_effort", "tools",
+        "tool_choice", "parallel_tool_calls", "response_format",
     }
-)
+)  # fmt: skip
 # Accepted and ignored: they change nothing about the answer or its price.
 IGNORED_FIELDS = frozenset({"user", "metadata", "store", "service_tier"})
-ROLE_ALIASES = {"developer": "system"}  # newer OpenAI clients send developer for system
 
 
 def split_model(request: web.Request, value: object) -> tuple[str, str]:
@@ -66,19 +59,6 @@ def split_model(request: web.Request, value: object) -> tuple[str, str]:
     return providers[0], name
 
 
-def parse_stop(value: object) -> tuple[str, ...]:
-    if value is None:
-        return ()
-    stops = [value] if isinstance(value, str) else value
-    if (
-        not isinstance(stops, list)
-        or len(stops) > 4
-        or not all(isinstance(s, str) and s for s in stops)
-    ):
-        raise errors.InvalidRequest("stop must be a string or a list of up to 4 strings.")
-    return tuple(stops)
-
-
 def parse_request(request: web.Request, raw: bytes) -> tuple[ChatRequest, bool, bool]:
     """The normalized request, whether to stream, and whether to send the usage chunk."""
     body = parse_json_object(raw)
@@ -91,14 +71,6 @@ def parse_request(request: web.Request, raw: bytes) -> tuple[ChatRequest, bool, 
     if body.get("n", 1) != 1:
         raise errors.InvalidRequest("Only n=1 is supported.", param="n")
     provider, model = split_model(request, body.get("model"))
-    messages = body.get("messages")
-    if isinstance(messages, list):
-        messages = [
-            {**m, "role": ROLE_ALIASES.get(m["role"], m["role"])}
-            if isinstance(m, dict) and isinstance(m.get("role"), str)
-            else m
-            for m in messages
-        ]
     max_tokens = body.get("max_completion_tokens", body.get("max_tokens"))
     field = "max_completion_tokens" if "max_completion_tokens" in body else "max_tokens"
     stream = body.get("stream", False)
@@ -108,10 +80,13 @@ def parse_request(request: web.Request, raw: bytes) -> tuple[ChatRequest, bool, 
     chat = ChatRequest(
         provider=provider,
         model=model,
-        messages=parse_messages(messages),
+        messages=chat_fields.parse_messages(
+            body.get("messages"), "openai", request.app[SETTINGS].image_fetch_allow_hosts
+        ),
         max_tokens=parse_max_tokens(max_tokens, request.app[SETTINGS], field),
         temperature=parse_temperature(body.get("temperature"), provider),
-        stop=parse_stop(body.get("stop")),
+        stop=chat_fields.parse_stop(body.get("stop")),
+        **chat_fields.extras(body, "openai"),
     )
     return chat, stream, bool(options.get("include_usage"))
 
@@ -119,7 +94,7 @@ def parse_request(request: web.Request, raw: bytes) -> tuple[ChatRequest, bool, 
 async def chat_completions(request: web.Request) -> web.StreamResponse:
     policy = await authenticate(request)
     chat, stream, include_usage = parse_request(request, await request.read())
-    call = await admit(request, policy, chat)
+    call = await admit(request, policy, chat, stream=stream)
     completion = Completion(chat, call.client.request_id)
     if stream:
         return await stream_call(request, call, ChunkStream(completion, include_usage))

@@ -6,30 +6,20 @@ import time
 from typing import Any
 
 from core.chat import ChatRequest
-from core.events import CallEvent, CallResult, Failed, Finished, Started, TextDelta
+from core.events import CallEvent, CallResult, Failed, Finished, Started, TextDelta, ToolCallDelta
 from proxy.routes.answers import usage_json as gateway_usage_json
 from proxy.routes.sse import Frame, dumps
 
-FINISH_REASONS = {
-    "end_turn": "stop",
-    "stop_sequence": "stop",
-    "max_tokens": "length",
-    "refusal": "content_filter",
-    "STOP": "stop",
-    "MAX_TOKENS": "length",
-    "SAFETY": "content_filter",
-    "RECITATION": "content_filter",
-    "BLOCKLIST": "content_filter",
-    "PROHIBITED_CONTENT": "content_filter",
-    "SPII": "content_filter",
-}
-
 
 def finish_reason(result: CallResult) -> str:
-    raw = result.finish_reason
-    if raw in ("stop", "length", "content_filter", "tool_calls"):
-        return raw
-    return FINISH_REASONS.get(raw or "", "stop")
+    return result.finish_reason or "stop"
+
+
+def tool_calls_json(result: CallResult) -> list[dict[str, Any]]:
+    return [
+        {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
+        for c in result.tool_calls
+    ]
 
 
 def usage_json(result: CallResult) -> dict[str, Any]:
@@ -56,7 +46,10 @@ class Completion:
         self.model = f"{chat.provider}/{chat.model}" if chat.provider != "openai" else chat.model
 
     def answer(self, text: str, result: CallResult) -> dict[str, Any]:
-        message = {"role": "assistant", "content": text, "refusal": None}
+        message: dict[str, Any] = {"role": "assistant", "content": text, "refusal": None}
+        if result.tool_calls:
+            message["content"] = text or None  # as OpenAI: null when the turn only calls tools
+            message["tool_calls"] = tool_calls_json(result)
         choice = {
             "index": 0,
             "message": message,
@@ -73,6 +66,20 @@ class Completion:
             "system_fingerprint": None,
             "kaixu": gateway_json(result),
         }
+
+
+def tool_call_fragment(event: ToolCallDelta) -> dict[str, Any]:
+    """As OpenAI streams a call: its first fragment carries the id, type and name."""
+    fragment: dict[str, Any] = {"index": event.index}
+    function: dict[str, Any] = {}
+    if event.id is not None:
+        fragment["id"] = event.id
+        fragment["type"] = "function"
+    if event.name is not None:
+        function["name"] = event.name
+    function["arguments"] = event.arguments
+    fragment["function"] = function
+    return fragment
 
 
 class ChunkStream:
@@ -106,6 +113,8 @@ class ChunkStream:
             return [self.delta({"role": "assistant", "content": ""})]
         if isinstance(event, TextDelta):
             return [self.delta({"content": event.text})]
+        if isinstance(event, ToolCallDelta):
+            return [self.delta({"tool_calls": [tool_call_fragment(event)]})]
         if isinstance(event, Finished):
             frames = [self.delta({}, finish_reason(event.result))]
             if self.include_usage:

@@ -38,7 +38,7 @@ async def stream_call(request: web.Request, call: Call, fmt: StreamFormat) -> we
     (the call settles itself as aborted)."""
     response = EventSourceResponse(sep="\n", allow_all_methods=True)
     try:
-        async with aclosing(call.events(stream=True)) as events:
+        async with aclosing(call.events()) as events:
             async for event in events:
                 if not response.prepared:
                     await response.prepare(request)

@@ -10,7 +10,9 @@ Usage::
 
 The behaviour of each request is chosen by `fake:NAME[=VALUE]` tokens in the text of the last
 user message: text, usage, cached, cache_write, reasoning, error, mid-stream-error, cut,
-early-end, crlf, lf, tiny-reads, slow, stall (see `common.parse_directives`).
+early-end, crlf, lf, tiny-reads, slow, stall, tools, call-ids, thought-signature, malformed-tool
+(see `common.parse_directives`). Tool calls, the agent loop, structured output and images are
+answered in each provider's own format (see `tools`, `schema_values`, `images`).
 """
 
 from __future__ import annotations
@@ -104,6 +106,9 @@ class FakeUpstream:
         if failure is not None:  # (a Response is falsy: it is an empty mapping)
             return failure
         d = parse_directives(provider.last_user_text(body), provider.default_text)
+        failure = provider.conversation_error(body, d)
+        if failure is not None:
+            return failure
         if d.slow > 0:
             await asyncio.sleep(d.slow)
         if d.error is not None:

@@ -6,6 +6,7 @@ from typing import Any
 
 from aiohttp import web
 
+from . import anthropic_tools
 from .common import (
     Directives,
     FakeProvider,
@@ -16,6 +17,7 @@ from .common import (
     split_text,
     sse,
 )
+from .tools import MALFORMED_ARGUMENTS, Reply, decide, fragments
 
 # status -> (error type, message)
 ERRORS: dict[int, tuple[str, str]] = {
@@ -97,6 +99,8 @@ class AnthropicProvider(FakeProvider):
     def last_user_text(self, body: dict[str, Any]) -> str:
         for message in reversed(body["messages"]):
             if isinstance(message, dict) and message.get("role") == "user":
+                if anthropic_tools.is_results_only(message):
+                    continue  # the directives stay those of the user's own words
                 content = message.get("content")
                 if isinstance(content, str):
                     return content
@@ -116,15 +120,37 @@ class AnthropicProvider(FakeProvider):
     def is_stream(self, request: web.Request, body: dict[str, Any], stream: bool | None) -> bool:
         return body.get("stream") is True
 
+    def conversation_error(self, body: dict[str, Any], d: Directives) -> web.Response | None:
+        message = anthropic_tools.conversation_error(body)
+        return None if message is None else error_json(400, "invalid_request_error", message)
+
+    def reply(self, body: dict[str, Any], d: Directives) -> tuple[Reply, Directives]:
+        return decide(anthropic_tools.read_turn(body, d), d, lambda: new_id("toolu_01", 22))
+
+    @staticmethod
+    def blocks(reply: Reply, d: Directives) -> list[tuple[dict[str, Any], str]]:
+        """The answer's content blocks, each with its streamed text or JSON."""
+        if reply.malformed:
+            block = {"type": "tool_use", "id": new_id("toolu_01", 22), "name": reply.malformed}
+            return [({**block, "input": {}}, MALFORMED_ARGUMENTS)]
+        if reply.calls:
+            return [
+                ({"type": "tool_use", "id": c.id, "name": c.name, "input": c.args}, c.arguments)
+                for c in reply.calls
+            ]
+        return [({"type": "text", "text": d.text}, d.text)]
+
     def completion(self, request: web.Request, body: dict[str, Any], d: Directives) -> web.Response:
+        reply, d = self.reply(body, d)
+        tool_use = bool(reply.calls or reply.malformed)
         return json_response(
             {
                 "id": new_id("msg_01", 22),
                 "type": "message",
                 "role": "assistant",
                 "model": body["model"],
-                "content": [{"type": "text", "text": d.text}],
-                "stop_reason": "end_turn",
+                "content": [block for block, _ in self.blocks(reply, d)],
+                "stop_reason": "tool_use" if tool_use else "end_turn",
                 "stop_sequence": None,
                 "usage": usage(d, d.output_tokens),
             },
@@ -132,6 +158,8 @@ class AnthropicProvider(FakeProvider):
         )
 
     def stream_plan(self, request: web.Request, body: dict[str, Any], d: Directives) -> StreamPlan:
+        reply, d = self.reply(body, d)
+        tool_use = bool(reply.calls or reply.malformed)
         eol = b"\r\n" if d.crlf else b"\n"
 
         def event(name: str, data: dict[str, Any]) -> bytes:
@@ -147,27 +175,29 @@ class AnthropicProvider(FakeProvider):
             "stop_sequence": None,
             "usage": usage(d, 1),
         }
+        events: list[bytes] = []
+        for index, (block, text) in enumerate(self.blocks(reply, d)):
+            if block["type"] == "text":
+                start, pieces = {"type": "text", "text": ""}, split_text(text)
+                deltas = [{"type": "text_delta", "text": t} for t in pieces]
+            else:  # tool_use: the input arrives as partial JSON
+                start, pieces = {**block, "input": {}}, fragments(text)
+                deltas = [{"type": "input_json_delta", "partial_json": p} for p in pieces]
+            events.append(event("content_block_start", {"index": index, "content_block": start}))
+            events += [event("content_block_delta", {"index": index, "delta": x}) for x in deltas]
+            events.append(event("content_block_stop", {"index": index}))
         return StreamPlan(
-            head=[
-                event("message_start", {"message": message}),
-                event(
-                    "content_block_start",
-                    {"index": 0, "content_block": {"type": "text", "text": ""}},
-                ),
-                event("ping", {}),
-            ],
-            deltas=[
-                event(
-                    "content_block_delta", {"index": 0, "delta": {"type": "text_delta", "text": t}}
-                )
-                for t in split_text(d.text)
-            ],
+            head=[event("message_start", {"message": message}), events[0], event("ping", {})],
+            deltas=events[1:-1],
             tail=[
-                event("content_block_stop", {"index": 0}),
+                events[-1],
                 event(
                     "message_delta",
                     {
-                        "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+                        "delta": {
+                            "stop_reason": "tool_use" if tool_use else "end_turn",
+                            "stop_sequence": None,
+                        },
                         "usage": {"output_tokens": d.output_tokens},
                     },
                 ),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import re
 import uuid
 from abc import ABC, abstractmethod
@@ -27,8 +28,9 @@ class Directives:
     """What the last user message asked for, from its `fake:NAME[=VALUE]` tokens.
 
     text=Hello_world (underscores are spaces), usage=IN,OUT, cached=N, cache_write=N,
-    reasoning=N, error=STATUS, slow=SECONDS, stall=SECONDS, and the flags mid-stream-error,
-    cut, early-end, crlf, lf and tiny-reads.
+    reasoning=N, error=STATUS, slow=SECONDS, stall=SECONDS, tools=N, and the flags
+    mid-stream-error, cut, early-end, crlf, lf, tiny-reads, call-ids, thought-signature and
+    malformed-tool. `text_set` and `usage_set` say whether text= and usage= were given.
     """
 
     text: str
@@ -46,6 +48,12 @@ class Directives:
     tiny_reads: bool = False
     slow: float = 0.0
     stall: float = 0.0
+    tools: int = 0
+    call_ids: bool = False
+    thought_signature: bool = False
+    malformed_tool: bool = False
+    text_set: bool = False
+    usage_set: bool = False
 
     @property
     def failing(self) -> bool:
@@ -53,8 +61,18 @@ class Directives:
         return self.mid_stream_error or self.cut or self.early_end
 
 
-_FLAGS = {"mid_stream_error", "cut", "early_end", "crlf", "lf", "tiny_reads"}
-_INTS = {"cached", "cache_write", "reasoning", "error"}
+_FLAGS = {
+    "mid_stream_error",
+    "cut",
+    "early_end",
+    "crlf",
+    "lf",
+    "tiny_reads",
+    "call_ids",
+    "thought_signature",
+    "malformed_tool",
+}
+_INTS = {"cached", "cache_write", "reasoning", "error", "tools"}
 _FLOATS = {"slow", "stall"}
 
 
@@ -70,6 +88,7 @@ def parse_directives(message: str, default_text: str) -> Directives:
         try:
             if name == "text":
                 d.text = value.replace("_", " ")
+                d.text_set = True
             elif name == "usage":
                 first, second = value.split(",")
                 usage = (int(first), int(second))
@@ -84,7 +103,20 @@ def parse_directives(message: str, default_text: str) -> Directives:
     if d.error is not None and not 400 <= d.error <= 599:
         d.error = None
     d.input_tokens, d.output_tokens = usage or (10, len(d.text.split()))
+    d.usage_set = usage is not None
     return d
+
+
+def with_text(d: Directives, text: str) -> Directives:
+    """`d` answering `text` instead: the default output count follows the new text."""
+    out = d.output_tokens if d.usage_set else len(text.split())
+    return dataclasses.replace(d, text=text, output_tokens=out)
+
+
+def with_output(d: Directives, default_output: int) -> Directives:
+    """`d` with `default_output` output tokens unless usage= set them."""
+    out = d.output_tokens if d.usage_set else default_output
+    return dataclasses.replace(d, output_tokens=out)
 
 
 def split_text(text: str) -> list[str]:
@@ -207,6 +239,10 @@ class FakeProvider(ABC):
 
     @abstractmethod
     def last_user_text(self, body: dict[str, Any]) -> str: ...
+
+    def conversation_error(self, body: dict[str, Any], d: Directives) -> web.Response | None:
+        """The provider's 400 for a conversation it would refuse (tool turns, images), or None."""
+        return None
 
     @abstractmethod
     def error_response(self, status: int) -> web.Response: ...

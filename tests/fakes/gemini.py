@@ -8,6 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
+from . import gemini_tools
 from .common import (
     JSON_TYPE,
     Directives,
@@ -20,6 +21,7 @@ from .common import (
     split_text,
     sse,
 )
+from .tools import Reply, decide
 
 API_KEY_INVALID = {
     "code": 400,
@@ -84,6 +86,9 @@ def usage(d: Directives, candidates: int) -> dict[str, Any]:
 class GeminiProvider(FakeProvider):
     name = "gemini"
 
+    def __init__(self) -> None:
+        self.signatures = 0  # how many thought signatures this fake has issued
+
     def add_routes(self, app: web.Application, handler: Handler) -> None:
         for version in ("v1beta", "v1"):
             prefix = f"/{version}/models/{{model}}"
@@ -110,6 +115,8 @@ class GeminiProvider(FakeProvider):
     def last_user_text(self, body: dict[str, Any]) -> str:
         for content in reversed(body["contents"]):
             if isinstance(content, dict) and content.get("role", "user") == "user":
+                if gemini_tools.is_results_only(content):
+                    continue  # the directives stay those of the user's own words
                 parts = content.get("parts")
                 if not isinstance(parts, list):
                     return ""
@@ -129,25 +136,63 @@ class GeminiProvider(FakeProvider):
     def is_stream(self, request: web.Request, body: dict[str, Any], stream: bool | None) -> bool:
         return bool(stream)
 
+    def conversation_error(self, body: dict[str, Any], d: Directives) -> web.Response | None:
+        message = gemini_tools.conversation_error(body, d)
+        return None if message is None else error_json(400, "INVALID_ARGUMENT", message)
+
+    def reply(self, body: dict[str, Any], d: Directives) -> tuple[Reply, Directives]:
+        return decide(gemini_tools.read_turn(body, d), d, lambda: new_id("", 8))
+
+    def call_parts(self, reply: Reply, d: Directives) -> list[dict[str, Any]]:
+        """Whole functionCall parts; an id only with `fake:call-ids`, a thoughtSignature on the
+        first part only with `fake:thought-signature` (as Gemini 3 does)."""
+        parts: list[dict[str, Any]] = []
+        for call in reply.calls:
+            function: dict[str, Any] = {"name": call.name, "args": call.args}
+            if d.call_ids:
+                function["id"] = call.id
+            parts.append({"functionCall": function})
+        if parts and d.thought_signature:
+            self.signatures += 1
+            parts[0]["thoughtSignature"] = gemini_tools.signature(
+                self.signatures, reply.calls[0].name
+            )
+        return parts
+
     def completion(self, request: web.Request, body: dict[str, Any], d: Directives) -> web.Response:
         model = request.match_info["model"]
-        return json_response(self._chunk(d.text, d, model, new_id(""), d.output_tokens, final=True))
+        reply, d = self.reply(body, d)
+        if reply.malformed:
+            return json_response(self._malformed(reply, d, model, new_id("")))
+        parts = self.call_parts(reply, d) or [{"text": d.text}]
+        return json_response(self._chunk(parts, d, model, new_id(""), d.output_tokens, "STOP"))
 
     def stream_plan(self, request: web.Request, body: dict[str, Any], d: Directives) -> StreamPlan:
         model, response_id = request.match_info["model"], new_id("")
-        pieces = split_text(d.text)
-        n = len(pieces)
-        chunks = [
-            self._chunk(
-                piece,
-                d,
-                model,
-                response_id,
-                None if d.early_end else math.ceil(d.output_tokens * (i + 1) / n),
-                final=i == n - 1,
-            )
-            for i, piece in enumerate(pieces)
-        ]
+        reply, d = self.reply(body, d)
+        out = None if d.early_end else d.output_tokens
+        if reply.malformed:
+            chunks = [self._malformed(reply, d, model, response_id)]
+        elif reply.calls:  # all calls at once in one chunk, then the finish
+            parts = self.call_parts(reply, d)
+            chunks = [
+                self._chunk(parts, d, model, response_id, out, None),
+                self._chunk(None, d, model, response_id, out, "STOP"),
+            ]
+        else:
+            pieces = split_text(d.text)
+            n = len(pieces)
+            chunks = [
+                self._chunk(
+                    [{"text": piece}],
+                    d,
+                    model,
+                    response_id,
+                    None if d.early_end else math.ceil(d.output_tokens * (i + 1) / n),
+                    "STOP" if i == n - 1 else None,
+                )
+                for i, piece in enumerate(pieces)
+            ]
         error = {"error": {"code": 500, "message": INTERNAL, "status": "INTERNAL"}}
         if request.query.get("alt") != "sse":  # a JSON array, written as it goes
             return StreamPlan(
@@ -165,13 +210,28 @@ class GeminiProvider(FakeProvider):
             error=sse(error, eol),
         )
 
+    def _malformed(self, reply: Reply, d: Directives, model: str, response_id: str) -> dict:
+        """A candidate with no content, finished MALFORMED_FUNCTION_CALL."""
+        chunk = self._chunk(None, d, model, response_id, d.output_tokens, "MALFORMED_FUNCTION_CALL")
+        chunk["candidates"][0]["finishMessage"] = (
+            f"Malformed function call: call:{reply.malformed}{{city:}}"
+        )
+        return chunk
+
     @staticmethod
     def _chunk(
-        text: str, d: Directives, model: str, response_id: str, candidates: int | None, final: bool
+        parts: list[dict[str, Any]] | None,
+        d: Directives,
+        model: str,
+        response_id: str,
+        candidates: int | None,
+        finish: str | None,
     ) -> dict[str, Any]:
-        candidate: dict[str, Any] = {"content": {"parts": [{"text": text}], "role": "model"}}
-        if final:
-            candidate["finishReason"] = "STOP"
+        candidate: dict[str, Any] = {}
+        if parts is not None:
+            candidate["content"] = {"parts": parts, "role": "model"}
+        if finish:
+            candidate["finishReason"] = finish
         candidate["index"] = 0
         chunk: dict[str, Any] = {"candidates": [candidate]}
         if candidates is not None:

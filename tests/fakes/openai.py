@@ -8,6 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
+from . import openai_tools
 from .common import (
     Directives,
     FakeProvider,
@@ -18,6 +19,7 @@ from .common import (
     split_text,
     sse,
 )
+from .tools import MALFORMED_ARGUMENTS, Reply, decide, fragments
 
 DATED_MODELS = {
     "gpt-4o": "gpt-4o-2024-08-06",
@@ -147,7 +149,34 @@ class OpenAIProvider(FakeProvider):
     def is_stream(self, request: web.Request, body: dict[str, Any], stream: bool | None) -> bool:
         return body.get("stream") is True
 
+    def conversation_error(self, body: dict[str, Any], d: Directives) -> web.Response | None:
+        return openai_tools.conversation_error(body)
+
+    def reply(self, body: dict[str, Any], d: Directives) -> tuple[Reply, Directives]:
+        return decide(openai_tools.read_turn(body, d), d, lambda: new_id("call_", 24))
+
+    @staticmethod
+    def tool_calls(reply: Reply) -> list[dict[str, Any]]:
+        """The answer's calls as `message.tool_calls` entries (a malformed one included)."""
+        calls = [(c.id, c.name, c.arguments) for c in reply.calls]
+        if reply.malformed:
+            calls = [(new_id("call_", 24), reply.malformed, MALFORMED_ARGUMENTS)]
+        return [
+            {"id": id_, "type": "function", "function": {"name": name, "arguments": arguments}}
+            for id_, name, arguments in calls
+        ]
+
     def completion(self, request: web.Request, body: dict[str, Any], d: Directives) -> web.Response:
+        reply, d = self.reply(body, d)
+        message: dict[str, Any] = {
+            "role": "assistant",
+            "content": d.text,
+            "refusal": None,
+            "annotations": [],
+        }
+        finish = "stop"
+        if calls := self.tool_calls(reply):
+            message["content"], message["tool_calls"], finish = None, calls, "tool_calls"
         return json_response(
             {
                 "id": new_id("chatcmpl-", 29),
@@ -155,17 +184,7 @@ class OpenAIProvider(FakeProvider):
                 "created": int(time.time()),
                 "model": dated_model(str(body["model"])),
                 "choices": [
-                    {
-                        "index": 0,
-                        "message": {
-                            "role": "assistant",
-                            "content": d.text,
-                            "refusal": None,
-                            "annotations": [],
-                        },
-                        "logprobs": None,
-                        "finish_reason": "stop",
-                    }
+                    {"index": 0, "message": message, "logprobs": None, "finish_reason": finish}
                 ],
                 "usage": usage(d),
                 "service_tier": "default",
@@ -175,6 +194,7 @@ class OpenAIProvider(FakeProvider):
         )
 
     def stream_plan(self, request: web.Request, body: dict[str, Any], d: Directives) -> StreamPlan:
+        reply, d = self.reply(body, d)
         eol = b"\r\n" if d.crlf else b"\n"
         options = body.get("stream_options")
         with_usage = isinstance(options, dict) and options.get("include_usage") is True
@@ -194,13 +214,34 @@ class OpenAIProvider(FakeProvider):
                 data["usage"] = None
             return sse(data, eol)
 
-        tail = [chunk({}, "stop")]
+        head = [chunk({"role": "assistant", "content": "", "refusal": None})]
+        deltas = [chunk({"content": piece}) for piece in split_text(d.text)]
+        finish = "stop"
+        if calls := self.tool_calls(reply):
+            # OpenAI's order: the role with the first call's head, then each call's head
+            # (index, id, type, name, empty arguments) and its argument fragments, in turn.
+            head, deltas, finish = [], [], "tool_calls"
+            for index, call in enumerate(calls):
+                function = call["function"]
+                first: dict[str, Any] = {
+                    "index": index,
+                    "id": call["id"],
+                    "type": "function",
+                    "function": {"name": function["name"], "arguments": ""},
+                }
+                role = {"role": "assistant", "content": None, "refusal": None} if index == 0 else {}
+                deltas.append(chunk({**role, "tool_calls": [first]}))
+                deltas.extend(
+                    chunk({"tool_calls": [{"index": index, "function": {"arguments": piece}}]})
+                    for piece in fragments(function["arguments"])
+                )
+        tail = [chunk({}, finish)]
         if with_usage:
             tail.append(sse({**base, "choices": [], "usage": usage(d)}, eol))
         tail.append(sse(b"[DONE]", eol))
         return StreamPlan(
-            head=[chunk({"role": "assistant", "content": "", "refusal": None})],
-            deltas=[chunk({"content": piece}) for piece in split_text(d.text)],
+            head=head,
+            deltas=deltas,
             tail=tail,
             error=sse(error_body(*SERVER_ERROR[:2], None), eol),
             headers=self._headers(),
