@@ -125,6 +125,8 @@ def test_string_content_system_and_stop_sequences() -> None:
     assert [(m.role, m.content) for m in chat.messages] == [("system", "Be brief."), ("user", "Hi")]
     assert chat.stop == ("\n\nHuman:",) and chat.top_p == 0.5
     assert parse({"system": [], "thinking": {"type": "disabled"}}).reasoning_effort is None
+    ignored = parse({"metadata": {"user_id": "u"}, "cache_control": {"type": "ephemeral"}})
+    assert ignored.messages == parse({}).messages
 
 
 @pytest.mark.parametrize(("budget", "effort"), [(1024, "low"), (2048, "low"), (2049, "medium"),
@@ -273,6 +275,36 @@ def test_a_stream_of_text_and_tool_calls_reads_back_through_the_sdk() -> None:
     assert (ls.id, ls.name, ls.input) == ("call_b", "LS", {})
     assert message.stop_reason == "tool_use" and message.stop_sequence is None
     check_usage(message.usage)
+
+
+def test_blocks_are_numbered_in_order_and_closed() -> None:
+    stream = MessagesStream(message_id="msg_1", model="m")
+    events: list[CallEvent] = [
+        Started(MONTH),
+        TextDelta("a"),
+        ToolCallDelta(0, "c0", "Read", '{"path":'),
+        ToolCallDelta(0, None, None, '"x"}'),
+        ToolCallDelta(1, "c1", "LS", ""),
+        TextDelta(""),
+        TextDelta("b"),
+        Finished(result("tool_calls", (ToolCall("c0", "Read", "{}"), ToolCall("c1", "LS", "{}")))),
+    ]
+    frames = [(name, orjson.loads(data)) for e in events for name, data in stream.frames(e)]
+    assert all(name == body["type"] for name, body in frames)
+    shape = [(name, body.get("index")) for name, body in frames]
+    assert shape == [
+        ("message_start", None), ("ping", None),
+        ("content_block_start", 0), ("content_block_delta", 0), ("content_block_stop", 0),
+        ("content_block_start", 1), ("content_block_delta", 1), ("content_block_delta", 1),
+        ("content_block_stop", 1), ("content_block_start", 2), ("content_block_stop", 2),
+        ("content_block_start", 3), ("content_block_delta", 3), ("content_block_stop", 3),
+        ("message_delta", None), ("message_stop", None),
+    ]  # fmt: skip
+    assert frames[5][1]["content_block"] == {"type": "tool_use", "id": "c0", "name": "Read",
+                                             "input": {}}  # fmt: skip
+    assert frames[-2][1]["usage"] == {"input_tokens": 120, "output_tokens": 45,
+                                      "cache_read_input_tokens": 900,
+                                      "cache_creation_input_tokens": 30}  # fmt: skip
 
 
 @pytest.mark.parametrize(("finish", "reason"), [("stop", "end_turn"), ("length", "max_tokens"),
