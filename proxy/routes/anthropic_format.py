@@ -189,8 +189,8 @@ class MessagesStream:
 
     def finish(self, result: CallResult) -> list[Frame]:
         frames: list[Frame] = []
-        for call in result.tool_calls:  # calls the stream did not carry, whole
-            if call.id not in self.tool_ids:
+        for position, call in enumerate(result.tool_calls):  # any the stream did not carry
+            if call.id not in self.tool_ids and position not in self.tool_blocks:
                 frames += self.begin({**tool_use_json(call), "input": {}})
                 delta = {"type": "input_json_delta", "partial_json": call.arguments}
                 frames.append(sse_event("content_block_delta", index=self.open, delta=delta))

@@ -230,7 +230,7 @@ def parse_messages(value: object, http_hosts: frozenset[str]) -> tuple[Message, 
             raise invalid(f"{where} must be an object with role user or assistant.", where)
         blocks = _blocks(item.get("content"), where)
         if item["role"] == "assistant":
-            turn = _assistant(blocks, where)
+            turn = _assistant(blocks)
             called.update(call.id for call in turn.tool_calls)
             if turn.parts or turn.tool_calls:  # a turn of thinking only leaves nothing
                 messages.append(turn)
@@ -270,7 +270,7 @@ def _text(block: dict[str, Any], at: str) -> str:
     return block["text"]
 
 
-def _assistant(blocks: list[tuple[str, dict[str, Any]]], where: str) -> Message:
+def _assistant(blocks: list[tuple[str, dict[str, Any]]]) -> Message:
     parts: list[Part] = []
     calls: list[ToolCall] = []
     for at, block in blocks:
