@@ -114,6 +114,10 @@ class UpstreamError(GatewayError):
         super().__init__(message, **extra)
         # The provider refused the request outright (an HTTP error status): nothing generated.
         self.rejected = rejected
+        # Its status and (redacted) body, when it answered one: provider-native routes pass a
+        # refusal of the client's own request on as it came.
+        self.upstream_status: int | None = None
+        self.upstream_body: str | None = None
 
 
 class Unavailable(GatewayError):

@@ -49,7 +49,16 @@ class End:
     model: str | None = None
 
 
-UpstreamEvent = TextDelta | ToolCallDelta | UsageUpdate | End
+@dataclass(slots=True)
+class RawEvent:
+    """The provider's own bytes, for a route that passes its answer through: one SSE event
+    (`event` name or None, `data`), or (non-stream) the whole JSON answer as `data`."""
+
+    event: str | None
+    data: str
+
+
+UpstreamEvent = TextDelta | ToolCallDelta | UsageUpdate | End | RawEvent
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,4 +95,4 @@ class Failed:
     result: CallResult
 
 
-CallEvent = Started | TextDelta | ToolCallDelta | Finished | Failed
+CallEvent = Started | TextDelta | ToolCallDelta | RawEvent | Finished | Failed

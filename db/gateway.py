@@ -29,6 +29,14 @@ SELECT * FROM kaixu_settle_batch($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $
 """
 
 
+RELEASE = "DELETE FROM reservations WHERE id = $1"
+
+
+async def release(pool: asyncpg.Pool, reservation_id: int) -> None:
+    """A reservation given back unused (a request that costs nothing, e.g. count_tokens)."""
+    await pool.execute(RELEASE, reservation_id)
+
+
 async def fetch_key_for_auth(pool: asyncpg.Pool, key_id: str) -> asyncpg.Record | None:
     return await pool.fetchrow(SELECT_KEY_FOR_AUTH, key_id)
 

@@ -34,7 +34,16 @@ from proxy.ledger.sweeper import sweep_forever
 from proxy.ledger.writers import Admitter, Replayer, Settler
 from proxy.providers.image_fetch import ImageFetcher
 from proxy.providers.registry import build_providers
-from proxy.routes import admin_ui, health, native, openai_compat, stripe_webhook
+from proxy.routes import (
+    admin_ui,
+    anthropic_messages,
+    gemini_native,
+    health,
+    native,
+    openai_compat,
+    openai_responses,
+    stripe_webhook,
+)
 from proxy.state import (
     DB_POOL,
     GATE,
@@ -182,6 +191,9 @@ def create_app(settings: Settings) -> web.Application:
     health.add_routes(app)
     native.add_routes(app)
     openai_compat.add_routes(app)
+    openai_responses.add_routes(app)
+    anthropic_messages.add_routes(app)
+    gemini_native.add_routes(app)
     stripe_webhook.add_routes(app)
     app.add_subapp("/admin/api/", create_admin_app(settings))
     admin_ui.add_routes(app)  # after the API, so /admin/api/ is matched first

@@ -84,6 +84,20 @@ class Gate:
             )
         return price
 
+    async def admit_free(self, policy: KeyPolicy, chat: ChatRequest, client: Client) -> None:
+        """The checks of an admission for a request that costs nothing (count_tokens): key,
+        allowlists, device, rate limits; its zero reservation is given back at once."""
+        check_allowed(policy, chat)
+        free = Admission(
+            key_id=policy.key_id, estimate_uc=0, install_id=client.install_id,
+            user_agent=client.user_agent, provider=chat.provider, model=chat.model,
+            request_id=client.request_id, input_tokens=0, input_cost_uc=0,
+        )  # fmt: skip
+        row = await self.admitter.submit(free)
+        if row["outcome"] != AdmissionOutcome.OK:
+            raise refusal(row["outcome"], row, policy)
+        await self.admitter.release(row["reservation_id"])
+
     async def admit(
         self, policy: KeyPolicy, prepared: Prepared, provider: Provider, client: Client
     ) -> Call:

@@ -18,6 +18,7 @@ from core.events import (
     CallResult,
     Failed,
     Finished,
+    RawEvent,
     Started,
     TextDelta,
     ToolCallDelta,
@@ -37,7 +38,7 @@ from proxy.providers.upstream_errors import upstream_timeout
 
 log = logging.getLogger("kaixu.calls")
 
-PASSED_ON = (TextDelta, ToolCallDelta)  # the upstream events a route renders
+PASSED_ON = (TextDelta, ToolCallDelta, RawEvent)  # the upstream events a route renders
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +97,7 @@ class Call:
                 raise errors.UpstreamError(
                     f"{self.chat.provider} ended the stream before its end marker"
                 )
-            malformed = self.transcript.malformed_tool_call()
+            malformed = None if self.prepared.passthrough else self.transcript.malformed_tool_call()
             if malformed is not None:  # never a silent stop: the client could not use it
                 raise errors.UpstreamError(f"{self.chat.provider} sent {malformed}")
             ended = True

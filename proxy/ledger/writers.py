@@ -9,7 +9,7 @@ import logging
 
 import asyncpg
 
-from db.gateway import Admission, Settlement, admit_batch, settle_batch
+from db.gateway import Admission, Settlement, admit_batch, release, settle_batch
 from db.pool import DB_UNAVAILABLE_ERRORS
 from proxy.ledger.batching import Batcher
 from proxy.ledger.journal import Journal
@@ -34,6 +34,9 @@ class Admitter(Batcher[Admission, asyncpg.Record]):
 
     async def _admit(self, items: list[Admission]) -> list[asyncpg.Record]:
         return await admit_batch(self._pool, items, self._ttl_s, self._ceiling_uc, self._owner)
+
+    async def release(self, reservation_id: int) -> None:
+        await release(self._pool, reservation_id)
 
 
 async def _write(pool: asyncpg.Pool, items: list[Settlement]) -> list[asyncpg.Record]:

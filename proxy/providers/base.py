@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections import deque
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -11,9 +12,9 @@ import orjson
 
 from core import errors
 from core.chat import ChatRequest
-from core.events import UpstreamEvent
+from core.events import RawEvent, UpstreamEvent
 from proxy.providers.answer_body import read_answer
-from proxy.providers.sse import read_events
+from proxy.providers.sse import SSEEvent, read_events
 from proxy.providers.upstream_errors import http_error, translate_client_errors
 
 
@@ -26,6 +27,33 @@ class Prepared:
     stream: bool
     url: str = ""
     body: dict[str, Any] = field(default_factory=dict)
+    # A provider-native route's request: `body` is the client's own (forwarded as it came),
+    # and the answer comes back as RawEvents besides the events billing reads.
+    passthrough: bool = False
+    headers: dict[str, str] = field(default_factory=dict)  # e.g. anthropic-beta
+
+
+async def with_raw(
+    sse: AsyncIterator[SSEEvent],
+    parse: Callable[[AsyncIterator[SSEEvent], Prepared], AsyncIterator[UpstreamEvent]],
+    prepared: Prepared,
+) -> AsyncIterator[UpstreamEvent]:
+    """Each SSE event as it came (a RawEvent), followed by what `parse` reads from it."""
+    pending: deque[RawEvent] = deque()
+
+    async def recorded() -> AsyncIterator[SSEEvent]:
+        async for event in sse:
+            # "message" is what an unnamed event is called: written back unnamed, as it came
+            name = None if event.event == "message" else event.event
+            pending.append(RawEvent(name, event.data))
+            yield event
+
+    async for parsed in parse(recorded(), prepared):
+        while pending:
+            yield pending.popleft()
+        yield parsed
+    while pending:
+        yield pending.popleft()
 
 
 class Provider(Protocol):
@@ -93,12 +121,41 @@ class HttpProvider:
     def prepare(self, chat: ChatRequest, stream: bool) -> Prepared:
         return Prepared(chat, stream, self.url(chat, stream), self.body(chat, stream))
 
+    def forward(
+        self,
+        chat: ChatRequest,
+        path: str,
+        body: dict[str, Any],
+        *,
+        stream: bool,
+        headers: dict[str, str] | None = None,
+    ) -> Prepared:
+        """A provider-native request, forwarded as it came to `path` under the base URL;
+        `chat` only sizes the reservation (core.native_body)."""
+        return Prepared(chat, stream, self.base_url + path, body, passthrough=True,
+                        headers=headers or {})  # fmt: skip
+
+    async def post_json(
+        self, path: str, body: dict[str, Any], headers: dict[str, str]
+    ) -> tuple[int, bytes]:
+        """One request outside any call (Anthropic's count_tokens): status and body."""
+        with translate_client_errors(self.name):
+            url, data = self.base_url + path, orjson.dumps(body)
+            async with self.session.post(
+                url,
+                data=data,
+                headers={**self.headers(), **headers},
+                timeout=aiohttp.ClientTimeout(total=30),
+            ) as resp:
+                return resp.status, await read_answer(resp, self.name, rejected=True)
+
     def events(self, prepared: Prepared) -> AsyncIterator[UpstreamEvent]:
         return self._stream(prepared) if prepared.stream else self._complete(prepared)
 
     async def _post(self, prepared: Prepared) -> aiohttp.ClientResponse:
         data = orjson.dumps(prepared.body)
-        return await self.session.post(prepared.url, data=data, headers=self.headers())
+        headers = {**self.headers(), **prepared.headers}
+        return await self.session.post(prepared.url, data=data, headers=headers)
 
     async def _complete(self, prepared: Prepared) -> AsyncIterator[UpstreamEvent]:
         with translate_client_errors(self.name):
@@ -106,6 +163,8 @@ class HttpProvider:
                 raw = await read_answer(resp, self.name, rejected=resp.status >= 400)
                 if resp.status >= 400:
                     raise http_error(self.name, self.api_key, resp.status, raw)
+            if prepared.passthrough:
+                yield RawEvent(None, raw.decode("utf-8", "replace"))
             try:
                 answer = orjson.loads(raw)
             except orjson.JSONDecodeError:
@@ -121,5 +180,10 @@ class HttpProvider:
                 if resp.status >= 400:
                     raw = await read_answer(resp, self.name, rejected=True)
                     raise http_error(self.name, self.api_key, resp.status, raw)
-                async for event in self.stream_events(read_events(resp, self.name), prepared):
+                sse = read_events(resp, self.name)
+                if prepared.passthrough:
+                    events = with_raw(sse, self.stream_events, prepared)
+                else:
+                    events = self.stream_events(sse, prepared)
+                async for event in events:
                     yield event

@@ -12,9 +12,12 @@ from typing import Any
 from core.chat import ChatRequest, ImagePart, Message, TextPart
 from core.events import End, TextDelta, ToolCallDelta, UpstreamEvent, UsageUpdate
 from core.usage import Usage
+from proxy.providers import openai_responses as responses
 from proxy.providers.base import HttpProvider, Prepared
 from proxy.providers.sse import SSEEvent, event_json
 from proxy.providers.upstream_errors import stream_error
+
+RESPONSES_PATH = "/responses"
 
 
 def parse_usage(raw: object) -> Usage | None:
@@ -146,6 +149,8 @@ class OpenAIProvider(HttpProvider):
         return body
 
     def completion_events(self, answer: Any, prepared: Prepared) -> list[UpstreamEvent]:
+        if prepared.url.endswith(RESPONSES_PATH):  # the Responses API route (passed through)
+            return responses.completion_events(answer, self.name)
         choice = (answer.get("choices") or [{}])[0]
         message = choice.get("message") or {}
         events: list[UpstreamEvent] = []
@@ -159,9 +164,14 @@ class OpenAIProvider(HttpProvider):
         events.append(End(choice.get("finish_reason"), answer.get("model")))
         return events
 
-    async def stream_events(
+    def stream_events(
         self, events: AsyncIterator[SSEEvent], prepared: Prepared
     ) -> AsyncIterator[UpstreamEvent]:
+        if prepared.url.endswith(RESPONSES_PATH):
+            return responses.stream_events(events, self.name)
+        return self._chunks(events)
+
+    async def _chunks(self, events: AsyncIterator[SSEEvent]) -> AsyncIterator[UpstreamEvent]:
         finish_reason = model = None
         async for event in events:
             if event.data == "[DONE]":

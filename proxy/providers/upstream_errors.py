@@ -39,7 +39,12 @@ def error_detail(raw: bytes) -> str:
 def http_error(provider: str, api_key: str, status: int, raw: bytes) -> errors.UpstreamError:
     """The provider refused the request with an HTTP error status: nothing was generated."""
     detail = redact(error_detail(raw), api_key)
-    return errors.UpstreamError(f"{provider} answered {status}: {detail}", rejected=True)
+    error = errors.UpstreamError(f"{provider} answered {status}: {detail}", rejected=True)
+    # A provider-native route answers the provider's own refusal of the client's request as
+    # it came (proxy/routes/native_errors.py); kept off the error's JSON.
+    error.upstream_status = status
+    error.upstream_body = redact(raw.decode("utf-8", "replace"), api_key)
+    return error
 
 
 def stream_error(provider: str, api_key: str, data: str) -> errors.UpstreamError:

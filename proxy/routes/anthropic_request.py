@@ -25,7 +25,9 @@ KNOWN_FIELDS = frozenset(
     }
 )  # fmt: skip
 # Hints with no effect on what another provider answers: accepted and dropped.
-IGNORED_FIELDS = frozenset({"metadata", "cache_control"})
+# Sent by Claude Code, with nothing to translate for another provider: its context editing and
+# output settings only concern Anthropic's models.
+IGNORED_FIELDS = frozenset({"metadata", "cache_control", "context_management", "output_config"})
 # Anthropic features other providers have no equivalent for: refused, naming the field.
 UNSUPPORTED_FIELDS = {
     "top_k": "top_k has no equivalent on this provider; leave it out.",

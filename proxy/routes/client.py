@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 from aiohttp import web
 
 from core.chat import ChatRequest
+from core.native_body import sizing_request
 from core.policy import KeyPolicy
 from core.text import clean_text
 from proxy.ledger.call import Call, Client
@@ -35,4 +37,26 @@ async def admit(
     if provider.needs_image_bytes and any(i.data is None for i in chat.images):
         chat = await with_image_bytes(chat, request.app[IMAGE_FETCHER])
     prepared = provider.prepare(chat, stream)
+    return await request.app[GATE].admit(policy, prepared, provider, client)
+
+
+async def admit_forwarded(
+    request: web.Request,
+    policy: KeyPolicy,
+    provider_name: str,
+    model: str,
+    path: str,
+    body: dict[str, Any],
+    *,
+    stream: bool,
+    max_tokens: int,
+    headers: dict[str, str] | None = None,
+) -> Call:
+    """A provider-native request: forwarded as it came, reserved at what its text, images and
+    `max_tokens` can cost (core.native_body)."""
+    provider = request.app[PROVIDERS][provider_name]
+    client = client_of(request)
+    chat = sizing_request(provider_name, model, body, max_tokens)
+    chat = dataclasses.replace(chat, request_id=client.request_id)
+    prepared = provider.forward(chat, path, body, stream=stream, headers=headers)
     return await request.app[GATE].admit(policy, prepared, provider, client)

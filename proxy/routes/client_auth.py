@@ -21,9 +21,10 @@ def bearer_token(request: web.Request) -> str:
     return token
 
 
-async def authenticate(request: web.Request) -> KeyPolicy:
-    """The caller's key policy, or 401. Costs a database round trip only on a cache miss."""
-    token = bearer_token(request)
+async def authenticate(request: web.Request, token: str | None = None) -> KeyPolicy:
+    """The caller's key policy, or 401. Costs a database round trip only on a cache miss.
+    `token`: a key a provider-native route found elsewhere (x-api-key, ?key=)."""
+    token = token or bearer_token(request)
     key_id = parse_key_id(token)
     if key_id is None:
         raise errors.Unauthorized(_INVALID)

@@ -1,0 +1,137 @@
+"""The Anthropic Messages API through the gateway: POST /anthropic/v1/messages (and
+count_tokens), for the `anthropic` SDK and Claude Code (`ANTHROPIC_BASE_URL=<gateway>/anthropic`).
+
+An Anthropic model gets the request as it came (unknown fields included, so new Anthropic
+features keep working) and its answer passed through; `openai/…` or `gemini/…` is translated
+to that provider and its answer rendered back in Anthropic's shapes (docs/native-apis.md).
+Errors are Anthropic's, so its SDK raises its usual exceptions.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from core import errors
+from core.estimate import input_estimate
+from core.native_body import sizing_request
+from proxy.http.responses import json_response
+from proxy.providers.anthropic import API_VERSION
+from proxy.routes.answers import collect
+from proxy.routes.anthropic_format import (
+    MessagesStream,
+    error_json,
+    error_object,
+    make_message_id,
+    message_json,
+)
+from proxy.routes.anthropic_request import parse_messages_request
+from proxy.routes.chat_request import check_provider, parse_json_object, parse_model
+from proxy.routes.client import admit, admit_forwarded, client_of
+from proxy.routes.client_auth import authenticate
+from proxy.routes.passthrough import output_bound, passed_on, serve
+from proxy.routes.sse import Frame, dumps, stream_call
+from proxy.state import GATE, PROVIDERS, SETTINGS
+
+ROUTE_PROVIDER = "anthropic"
+FORWARDED_HEADERS = ("anthropic-beta",)
+
+
+def failure_frames(error: errors.GatewayError) -> list[Frame]:
+    return [("error", dumps(error_object(error)))]
+
+
+def anthropic_errors(handler: Any) -> Any:
+    """Every error of the route in Anthropic's shape (status kept, Retry-After kept)."""
+
+    async def wrapped(request: web.Request) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        except errors.GatewayError as error:
+            forwarded = passed_on(error)
+            if forwarded is not None:
+                return forwarded
+            status, body = error_json(error)
+            return json_response(body, status=status, headers=error.headers())
+
+    return wrapped
+
+
+def split_model(request: web.Request, value: object) -> tuple[str, str]:
+    """`claude-…` (or `anthropic/claude-…`) is Anthropic's; `openai/…`, `gemini/…` another's."""
+    name = parse_model(value)
+    prefix, slash, rest = name.partition("/")
+    if slash and prefix in ("openai", "anthropic", "gemini", "demo"):
+        return check_provider(prefix, request.app[PROVIDERS]), parse_model(rest)
+    return check_provider(ROUTE_PROVIDER, request.app[PROVIDERS]), name
+
+
+def upstream_headers(request: web.Request) -> dict[str, str]:
+    headers = {"anthropic-version": request.headers.get("anthropic-version", API_VERSION)}
+    for name in FORWARDED_HEADERS:
+        if name in request.headers:
+            headers[name] = request.headers[name]
+    return headers
+
+
+async def read_request(request: web.Request) -> tuple[Any, dict[str, Any], str, str]:
+    key = request.headers.get("x-api-key")
+    policy = await authenticate(request, key.strip() if key else None)
+    body = parse_json_object(await request.read())
+    provider, model = split_model(request, body.get("model"))
+    return policy, body, provider, model
+
+
+@anthropic_errors
+async def messages(request: web.Request) -> web.StreamResponse:
+    policy, body, provider, model = await read_request(request)
+    stream = body.get("stream") is True
+    settings = request.app[SETTINGS]
+    if provider == ROUTE_PROVIDER:
+        if "max_tokens" not in body:
+            raise errors.InvalidRequest("max_tokens: Field required", param="max_tokens")
+        max_tokens = output_bound(body["max_tokens"], settings, "max_tokens")
+        forwarded = {**body, "model": model}
+        call = await admit_forwarded(
+            request, policy, provider, model, "/v1/messages", forwarded,
+            stream=stream, max_tokens=max_tokens, headers=upstream_headers(request),
+        )  # fmt: skip
+        return await serve(request, call, failure_frames)
+    chat = parse_messages_request(
+        body, provider=provider, model=model, max_tokens_limit=settings.max_tokens_limit,
+        http_hosts=settings.image_fetch_allow_hosts,
+    )  # fmt: skip
+    call = await admit(request, policy, chat, stream=stream)
+    message_id, shown_model = make_message_id(call.client.request_id), body["model"]
+    if stream:
+        return await stream_call(request, call, MessagesStream(message_id=message_id,
+                                                               model=shown_model))  # fmt: skip
+    text, result = await collect(call)
+    return json_response(message_json(message_id=message_id, model=shown_model, text=text,
+                                      result=result))  # fmt: skip
+
+
+@anthropic_errors
+async def count_tokens(request: web.Request) -> web.Response:
+    """Never billed; authenticated, and counted against the rate limits (a free admission)."""
+    policy, body, provider, model = await read_request(request)
+    settings = request.app[SETTINGS]
+    sizing = sizing_request(provider, model, body, settings.default_max_tokens)
+    await request.app[GATE].admit_free(policy, sizing, client_of(request))
+    if provider == ROUTE_PROVIDER:
+        upstream = request.app[PROVIDERS][provider]
+        status, raw = await upstream.post_json(  # type: ignore[attr-defined]
+            "/v1/messages/count_tokens", {**body, "model": model}, upstream_headers(request)
+        )
+        return web.Response(status=status, body=raw, content_type="application/json")
+    chat = parse_messages_request(
+        {**body, "max_tokens": body.get("max_tokens", 1)}, provider=provider, model=model,
+        max_tokens_limit=settings.max_tokens_limit, http_hosts=settings.image_fetch_allow_hosts,
+    )  # fmt: skip
+    return json_response({"input_tokens": input_estimate(chat)})
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_post("/anthropic/v1/messages", messages)
+    app.router.add_post("/anthropic/v1/messages/count_tokens", count_tokens)
