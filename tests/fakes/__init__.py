@@ -87,7 +87,12 @@ class FakeUpstream:
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
-    async def _handle(self, request: web.Request, stream: bool | None = None) -> web.StreamResponse:
+    async def _handle(
+        self,
+        request: web.Request,
+        stream: bool | None = None,
+        provider: FakeProvider | None = None,
+    ) -> web.StreamResponse:
         raw = await request.read()
         try:
             body: Any = orjson.loads(raw)
@@ -99,7 +104,7 @@ class FakeUpstream:
                     request.method, request.path_qs, CIMultiDict(request.headers), raw, body
                 )
             )
-        provider = self.provider
+        provider = provider or self.provider
         failure = provider.auth_error(request)
         if failure is None:
             failure = provider.body_error(body)

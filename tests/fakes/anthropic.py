@@ -1,9 +1,13 @@
-"""Fake Anthropic Messages API: `POST /v1/messages`, plain and streamed."""
+"""Fake Anthropic Messages API: `POST /v1/messages`, plain and streamed, and
+`POST /v1/messages/count_tokens`."""
 
 from __future__ import annotations
 
+import math
+from functools import partial
 from typing import Any
 
+import orjson
 from aiohttp import web
 
 from . import anthropic_tools
@@ -68,6 +72,7 @@ class AnthropicProvider(FakeProvider):
 
     def add_routes(self, app: web.Application, handler: Handler) -> None:
         app.router.add_post("/v1/messages", handler)
+        app.router.add_post("/v1/messages/count_tokens", partial(handler, provider=CountTokens()))
 
     def auth_error(self, request: web.Request) -> web.Response | None:
         # anthropic>=2.x sends its API key as `Authorization: Bearer`; the API takes both.
@@ -210,3 +215,53 @@ class AnthropicProvider(FakeProvider):
     @staticmethod
     def _headers() -> dict[str, str]:
         return {"request-id": new_id("req_011C", 20)}
+
+
+def _texts(content: Any) -> list[str]:
+    """The text a content holds: strings, text blocks, tool_use names and inputs (as JSON),
+    tool_result contents."""
+    if isinstance(content, str):
+        return [content]
+    texts: list[str] = []
+    for block in content if isinstance(content, list) else []:
+        if not isinstance(block, dict):
+            continue
+        if block.get("type") == "text":
+            texts.append(str(block.get("text", "")))
+        elif block.get("type") == "tool_use":
+            texts += [str(block.get("name", "")), orjson.dumps(block.get("input")).decode()]
+        elif block.get("type") == "tool_result":
+            texts += _texts(block.get("content"))
+    return texts
+
+
+def count_tokens(body: dict[str, Any]) -> int:
+    """The fake's count: every character of the system prompt, the messages' text and the tool
+    definitions (as JSON) over 4, rounded up, plus 3 per message."""
+    messages = [m for m in body["messages"] if isinstance(m, dict)]
+    texts = _texts(body.get("system"))
+    for message in messages:
+        texts += _texts(message.get("content"))
+    tools = body.get("tools")
+    texts += [orjson.dumps(t).decode() for t in (tools if isinstance(tools, list) else [])]
+    return math.ceil(sum(len(t) for t in texts) / 4) + 3 * len(messages)
+
+
+class CountTokens(AnthropicProvider):
+    """`POST /v1/messages/count_tokens`: `{"input_tokens": N}`, N the IN of `fake:usage=IN,OUT`
+    in the last user text, else `count_tokens(body)`. Never streamed."""
+
+    def body_error(self, body: Any) -> web.Response | None:
+        if not isinstance(body, dict):
+            return error_json(400, "invalid_request_error", "There was an error parsing the body")
+        for required in ("model", "messages"):
+            if required not in body:
+                return error_json(400, "invalid_request_error", f"{required}: Field required")
+        return super().body_error({"max_tokens": 1, **body})
+
+    def is_stream(self, request: web.Request, body: dict[str, Any], stream: bool | None) -> bool:
+        return False
+
+    def completion(self, request: web.Request, body: dict[str, Any], d: Directives) -> web.Response:
+        tokens = d.input_tokens if d.usage_set else count_tokens(body)
+        return json_response({"input_tokens": tokens}, headers=self._headers())

@@ -19,7 +19,8 @@ JSON_TYPE = "application/json"
 SSE_TYPE = "text/event-stream"
 _WORD_PIECES = re.compile(r"\s*\S+\s*")
 
-# FakeUpstream's request handler: handler(request, stream=None) -> response
+# FakeUpstream's request handler: handler(request, stream=None, provider=None) -> response;
+# `provider` serves one route with another endpoint's rules (e.g. OpenAI's /v1/responses).
 Handler = Callable[..., Awaitable[web.StreamResponse]]
 
 
@@ -29,8 +30,10 @@ class Directives:
 
     text=Hello_world (underscores are spaces), usage=IN,OUT, cached=N, cache_write=N,
     reasoning=N, error=STATUS, slow=SECONDS, stall=SECONDS, tools=N, and the flags
-    mid-stream-error, cut, early-end, crlf, lf, tiny-reads, call-ids, thought-signature and
-    malformed-tool. `text_set` and `usage_set` say whether text= and usage= were given.
+    mid-stream-error, cut, early-end, crlf, lf, tiny-reads, call-ids, thought-signature,
+    malformed-tool, incomplete (the answer stopped at its output limit) and error-event (with
+    mid-stream-error: the Responses API's `error` event instead of `response.failed`).
+    `text_set` and `usage_set` say whether text= and usage= were given.
     """
 
     text: str
@@ -52,6 +55,8 @@ class Directives:
     call_ids: bool = False
     thought_signature: bool = False
     malformed_tool: bool = False
+    incomplete: bool = False
+    error_event: bool = False
     text_set: bool = False
     usage_set: bool = False
 
@@ -71,6 +76,8 @@ _FLAGS = {
     "call_ids",
     "thought_signature",
     "malformed_tool",
+    "incomplete",
+    "error_event",
 }
 _INTS = {"cached", "cache_write", "reasoning", "error", "tools"}
 _FLOATS = {"slow", "stall"}
@@ -172,6 +179,11 @@ class StreamPlan:
     headers: dict[str, str] = field(default_factory=dict)
 
 
+def kept_deltas(count: int) -> int:
+    """How many of `count` deltas a failing stream sends before it stops."""
+    return max(1, min(count - 1, count // 2))
+
+
 async def _write(resp: web.StreamResponse, data: bytes, tiny: bool) -> None:
     if not tiny:
         await resp.write(data)
@@ -190,7 +202,7 @@ async def send_stream(request: web.Request, d: Directives, plan: StreamPlan) -> 
     resp.content_type = plan.content_type
     deltas = plan.deltas
     if d.failing:
-        deltas = deltas[: max(1, min(len(deltas) - 1, len(deltas) // 2))]
+        deltas = deltas[: kept_deltas(len(deltas))]
     try:
         await resp.prepare(request)
         for event in plan.head:

@@ -1,9 +1,11 @@
-"""Fake OpenAI Chat Completions: `POST /v1/chat/completions`, plain and streamed."""
+"""Fake OpenAI Chat Completions: `POST /v1/chat/completions`, plain and streamed (and the route
+of the Responses API, `openai_responses`)."""
 
 from __future__ import annotations
 
 import re
 import time
+from functools import partial
 from typing import Any
 
 from aiohttp import web
@@ -107,7 +109,10 @@ class OpenAIProvider(FakeProvider):
     url_prefix = "/v1"
 
     def add_routes(self, app: web.Application, handler: Handler) -> None:
+        from .openai_responses import OpenAIResponses  # it builds on this module
+
         app.router.add_post("/v1/chat/completions", handler)
+        app.router.add_post("/v1/responses", partial(handler, provider=OpenAIResponses()))
 
     def auth_error(self, request: web.Request) -> web.Response | None:
         scheme, _, key = request.headers.get("Authorization", "").partition(" ")
