@@ -43,7 +43,7 @@ class Settings:
     gateway_monthly_ceiling_uc: int | None = None
     max_body_bytes: int = 1024 * 1024
     default_max_tokens: int = 1024
-    max_tokens_limit: int = 32768
+    max_tokens_limit: int = 128000  # Claude Code asks for up to 64,000 (docs/native-apis.md)
     upstream_connect_timeout_s: float = 10.0
     upstream_read_timeout_s: float = 120.0
     upstream_total_timeout_s: float = 600.0

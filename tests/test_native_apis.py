@@ -167,3 +167,30 @@ async def test_gemini_key_in_the_query_works_and_is_not_logged(gateway, key, cap
                                  json=body)  # fmt: skip
     assert refused.status == 401
     assert (await refused.json())["error"]["status"] == "UNAUTHENTICATED"
+
+
+async def test_count_tokens_is_forwarded_or_estimated_and_never_billed(claude, db, fakes):
+    counted = await claude.messages.count_tokens(
+        model="claude-haiku-4-5", messages=[{"role": "user", "content": "hi fake:usage=321,1"}]
+    )
+    assert counted.input_tokens == 321  # Anthropic's own count
+    assert fakes["anthropic"].requests[-1].path == "/v1/messages/count_tokens"
+    estimated = await claude.messages.count_tokens(
+        model="openai/gpt-4o-mini", messages=[{"role": "user", "content": "x" * 400}]
+    )
+    assert 100 <= estimated.input_tokens <= 120  # the gateway's estimate
+    assert await db.fetchval("SELECT count(*) FROM usage_events") == 0
+    assert await db.fetchval("SELECT count(*) FROM reservations") == 0
+
+
+async def test_count_tokens_is_rate_limited(gateway) -> None:
+    _, key = await create_customer(gateway, rpm_limit=2)
+    client = anthropic.AsyncAnthropic(base_url=str(gateway.make_url("/anthropic")), api_key=key,
+                                      max_retries=0)  # fmt: skip
+    ask = {"model": "openai/gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
+    for _ in range(2):
+        await client.messages.count_tokens(**ask)
+    with pytest.raises(anthropic.RateLimitError) as caught:
+        await client.messages.count_tokens(**ask)
+    assert int(caught.value.response.headers["retry-after"]) >= 1
+    await client.close()

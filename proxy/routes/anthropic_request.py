@@ -228,6 +228,11 @@ def parse_messages(value: object, http_hosts: frozenset[str]) -> tuple[Message, 
     called: set[str] = set()
     for i, item in enumerate(value):
         where = f"messages[{i}]"
+        if isinstance(item, dict) and item.get("role") == "system":
+            # Claude Code sends its reminders as system messages to models that are not
+            # Claude's: they join the system prompt.
+            messages.extend(parse_system(item.get("content")))
+            continue
         if not isinstance(item, dict) or item.get("role") not in ("user", "assistant"):
             raise invalid(f"{where} must be an object with role user or assistant.", where)
         blocks = _blocks(item.get("content"), where)
