@@ -7,9 +7,10 @@ import math
 
 from bench.wrk import WrkResult
 
-# A non-stream JSON answer, Server-Sent Events, and a non-stream answer of two tool calls
-# (tools declared in the request): the full benchmark runs all three, the quick one the first two.
-MODES = ("chat", "stream", "tools")
+# A non-stream JSON answer, Server-Sent Events, a non-stream answer of two tool calls (tools
+# declared in the request), and the Anthropic Messages route streamed (passed through to the
+# fake Anthropic): the full benchmark runs all four, the quick one the first two.
+MODES = ("chat", "stream", "tools", "messages")
 QUICK_MODES = ("chat", "stream")
 
 

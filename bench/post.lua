@@ -4,6 +4,8 @@
 wrk.method = "POST"
 wrk.body = os.getenv("BENCH_BODY") or "{}"
 wrk.headers["Content-Type"] = "application/json"
+-- The Messages API (direct and through the gateway) needs it; the other targets ignore it.
+wrk.headers["anthropic-version"] = "2023-06-01"
 local auth = os.getenv("BENCH_AUTHORIZATION")
 if auth and auth ~= "" then
   wrk.headers["Authorization"] = auth

@@ -131,14 +131,16 @@ def _alive(pid: int) -> bool:
     return state != "Z"  # a zombie has exited; it only waits for its parent to reap it
 
 
-def start_fake(log_dir: Path) -> Child:
-    """The fake OpenAI upstream on a free port (it picks one and prints its base URL)."""
-    argv = ["-m", "tests.fakes", "--provider", "openai", "--port", "0"]
-    return Child("fake upstream", argv, dict(os.environ), log_dir / "fake.log").spawn(FAKE_BANNER)
+def start_fake(log_dir: Path, provider: str = "openai") -> Child:
+    """A fake upstream on a free port (it picks one and prints its base URL)."""
+    argv = ["-m", "tests.fakes", "--provider", provider, "--port", "0"]
+    log = log_dir / f"fake-{provider}.log"
+    return Child(f"fake {provider}", argv, dict(os.environ), log).spawn(FAKE_BANNER)
 
 
 def fake_base_url(ready_line: str) -> str:
-    """'fake openai listening on http://127.0.0.1:PORT/v1' -> 'http://127.0.0.1:PORT/v1'."""
+    """'fake openai listening on http://127.0.0.1:PORT/v1' -> 'http://127.0.0.1:PORT/v1'
+    (the fake Anthropic's has no /v1)."""
     return ready_line.rpartition(FAKE_BANNER)[2].strip()
 
 

@@ -26,7 +26,8 @@ and leaves this file alone; `python -m bench --soak 1000000` adds the memory soa
 the marker line is kept when the benchmark rewrites this file: put notes and profiles there.
 """
 
-MODE_NAMES = {"chat": "non-stream", "stream": "stream", "tools": "tool calls"}
+MODE_NAMES = {"chat": "non-stream", "stream": "stream", "tools": "tool calls",
+              "messages": "Messages stream"}  # fmt: skip
 TARGET_RATIO = 0.25
 TARGET_STREAMS_PER_S = 1000
 TARGET_ADDED_MS = 1.0

@@ -31,7 +31,9 @@ GATEWAY_PATHS = {
     "chat": "/v1/gateway/chat",
     "stream": "/v1/gateway/stream",
     "tools": "/v1/gateway/chat",
+    "messages": "/anthropic/v1/messages",
 }
+ANTHROPIC_MODEL = "claude-haiku-4-5"
 TOOL_MESSAGES = [{"role": "user", "content": "Weather and time in Paris? fake:tools=2"}]
 TOOLS = [
     {"name": "get_weather", "description": "The weather in a city",
@@ -62,7 +64,20 @@ class BenchError(RuntimeError):
     """Something other than a request failed (a process, the setup): no numbers to report."""
 
 
+def messages_body() -> bytes:
+    """The Messages API's own body: the same for the fake and for the gateway (passed through)."""
+    body = {
+        "model": ANTHROPIC_MODEL,
+        "messages": MESSAGES,
+        "max_tokens": MAX_TOKENS,
+        "stream": True,
+    }
+    return json.dumps(body).encode()
+
+
 def direct_body(mode: str) -> bytes:
+    if mode == "messages":
+        return messages_body()
     body: dict[str, object] = {"model": MODEL, "messages": MESSAGES, "max_tokens": MAX_TOKENS}
     if mode == "stream":
         body |= {"stream": True, "stream_options": {"include_usage": True}}
@@ -74,6 +89,8 @@ def direct_body(mode: str) -> bytes:
 
 def gateway_body(mode: str) -> bytes:
     """The native body; the path picks JSON or SSE."""
+    if mode == "messages":
+        return messages_body()
     body: dict[str, object] = {
         "provider": "openai",
         "model": MODEL,
@@ -106,8 +123,10 @@ class Bench:
         self.password = secrets.token_urlsafe(18)
         self.secret = secrets.token_hex(32)
         self.fake_url = ""
+        self.anthropic_url = ""
         self.postgres_pid = 0
         self.fake_pid = 0
+        self.anthropic_pid = 0
         self.postgres: EmbeddedPostgres | None = None
 
     # -- processes ---------------------------------------------------------------------------
@@ -116,12 +135,16 @@ class Bench:
         """The fake upstream and PostgreSQL, started side by side; returns the server version."""
         fake = procs.start_fake(self.tmp)
         self.stack.callback(fake.stop)
+        claude = procs.start_fake(self.tmp, "anthropic")
+        self.stack.callback(claude.stop)
         self.postgres = EmbeddedPostgres(self.tmp / "pg")
         self.stack.callback(self.postgres.stop)
         pid_file = (self.tmp / "pg" / "postmaster.pid").read_text()
         self.postgres_pid = int(pid_file.split()[0])
         self.fake_url = procs.fake_base_url(fake.wait_ready())
         self.fake_pid = fake.pid
+        self.anthropic_url = procs.fake_base_url(claude.wait_ready())
+        self.anthropic_pid = claude.pid
         return admin.server_version(self.postgres.dsn)
 
     def database(self, name: str) -> str:
@@ -140,6 +163,8 @@ class Bench:
             "WORKERS": str(workers),
             "OPENAI_API_KEY": UPSTREAM_KEY,
             "OPENAI_BASE_URL": self.fake_url,
+            "ANTHROPIC_API_KEY": UPSTREAM_KEY,
+            "ANTHROPIC_BASE_URL": self.anthropic_url,
             "DEMO_PROVIDER": "false",
             "ADMIN_PASSWORD": self.password,
             "KAIXU_SECRET": self.secret,
@@ -175,7 +200,8 @@ class Bench:
     ) -> Cell:
         # Every process of the benchmark is watched, so whatever else kept the CPUs busy
         # during the run can be told apart: the machine's busy time minus ours.
-        trees = {"postgres": self.postgres_pid, "fake": self.fake_pid}
+        trees = {"postgres": self.postgres_pid, "fake": self.fake_pid,
+                 "fake_anthropic": self.anthropic_pid}  # fmt: skip
         if gateway is not None:
             trees["gateway"] = gateway.child.pid
         busy, own = procfs.machine_busy_seconds(), procfs.own_cpu_seconds()
@@ -203,16 +229,21 @@ class Bench:
         )
         return cell
 
+    def direct_url(self, mode: str) -> str:
+        if mode == "messages":
+            return self.anthropic_url + "/v1/messages"
+        return self.fake_url + "/chat/completions"
+
     def measure_direct(self, run: BenchRun) -> None:
-        url = self.fake_url + "/chat/completions"
         auth = f"Bearer {UPSTREAM_KEY}"
         for mode in self.modes:
-            check(url, direct_body(mode), auth, mode, "direct")
+            check(self.direct_url(mode), direct_body(mode), auth, mode, "direct")
         print("direct, against the fake upstream:", flush=True)
         for mode in self.modes:
             for c in self.options.concurrencies:
-                body = direct_body(mode)
+                url, body = self.direct_url(mode), direct_body(mode)
                 run.direct.append(self.cell("direct", mode, c, url, body, auth))
+        url = self.fake_url + "/chat/completions"
         run.direct_ttfb = measure.ttfb(
             "direct", url, direct_body("stream"), auth, self.options.ttfb_requests
         )
@@ -314,7 +345,8 @@ class Bench:
 
 def check(url: str, body: bytes, authorization: str, mode: str, target: str) -> None:
     """One request that must succeed before any load: a wrong setup fails here, clearly."""
-    headers = {"Content-Type": "application/json", "Authorization": authorization}
+    headers = {"Content-Type": "application/json", "Authorization": authorization,
+               "anthropic-version": "2023-06-01"}  # as bench/post.lua sends  # fmt: skip
     request = urllib.request.Request(url, data=body, headers=headers, method="POST")
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
@@ -322,7 +354,9 @@ def check(url: str, body: bytes, authorization: str, mode: str, target: str) -> 
     except urllib.error.HTTPError as exc:
         detail = exc.read().decode(errors="replace")[:500]
         raise SetupError(f"{target} {mode} answered {exc.code}: {detail}") from exc
-    expected = "[DONE]" if (mode, target) == ("stream", "direct") else "usage"
+    expected = {("stream", "direct"): "[DONE]", ("messages", "direct"): "message_stop"}.get(
+        (mode, target), "usage"
+    )
     if expected not in text:
         raise SetupError(f"{target} {mode}: unexpected answer {text[:500]!r}")
 
