@@ -4,6 +4,7 @@ included) and google-genai (passed through to Gemini). Same keys, limits and bil
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import anthropic
@@ -194,3 +195,33 @@ async def test_count_tokens_is_rate_limited(gateway) -> None:
         await client.messages.count_tokens(**ask)
     assert int(caught.value.response.headers["retry-after"]) >= 1
     await client.close()
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [("/anthropic/v1/messages",
+      {"model": "claude-haiku-4-5", "max_tokens": 100, "stream": True,
+       "messages": [{"role": "user", "content": "fake:stall=0.5 fake:text=one_two_three_four"}]}),
+     ("/gemini/v1beta/models/gemini-2.5-flash:streamGenerateContent",
+      {"contents": [{"role": "user",
+                     "parts": [{"text": "fake:stall=0.5 fake:text=one_two_three_four"}]}]})],
+    ids=["anthropic", "gemini"],
+)  # fmt: skip
+async def test_a_client_gone_mid_stream_leaves_one_billed_row(gateway, key, db, path, body):
+    response = await gateway.post(path, json=body, headers={"x-api-key": key,
+                                                             "x-goog-api-key": key})  # fmt: skip
+    assert response.status == 200
+    await response.content.readuntil(b"one")  # the first text has arrived
+    response.close()  # the client goes away while the provider is still producing
+
+    async def settled() -> bool:
+        return await db.fetchval("SELECT count(*) FROM usage_events") == 1
+
+    for _ in range(200):
+        if await settled():
+            break
+        await asyncio.sleep(0.02)
+    row = await db.fetchrow("SELECT * FROM usage_events")
+    assert (row["status"], row["cost_source"]) == ("aborted", "estimated")
+    assert row["cost_uc"] > 0
+    assert await db.fetchval("SELECT count(*) FROM reservations") == 0
