@@ -8,11 +8,17 @@ Usage::
     fake.requests                       # [RecordedRequest(method, path, headers, body, json), ...]
     await fake.close()
 
+Routes: openai `POST /v1/chat/completions` and `POST /v1/responses` (`openai_responses`);
+anthropic `POST /v1/messages` and `POST /v1/messages/count_tokens`; gemini
+`POST /{v1beta,v1}/models/{model}:generateContent` and `:streamGenerateContent` (key in
+`x-goog-api-key` or `?key=`). A recorded `path` includes the query string.
+
 The behaviour of each request is chosen by `fake:NAME[=VALUE]` tokens in the text of the last
 user message: text, usage, cached, cache_write, reasoning, error, mid-stream-error, cut,
-early-end, crlf, lf, tiny-reads, slow, stall, tools, call-ids, thought-signature, malformed-tool
-(see `common.parse_directives`). Tool calls, the agent loop, structured output and images are
-answered in each provider's own format (see `tools`, `schema_values`, `images`).
+early-end, crlf, lf, tiny-reads, slow, stall, tools, call-ids, thought-signature, malformed-tool,
+incomplete, error-event (see `common.parse_directives`). Tool calls, the agent loop, structured
+output and images are answered in each provider's own format (see `tools`, `schema_values`,
+`images`).
 """
 
 from __future__ import annotations

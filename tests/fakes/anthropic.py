@@ -67,6 +67,12 @@ def usage(d: Directives, output_tokens: int) -> dict[str, Any]:
     }
 
 
+def stop_reason(tool_use: bool, d: Directives) -> str:
+    if tool_use:
+        return "tool_use"
+    return "max_tokens" if d.incomplete else "end_turn"
+
+
 class AnthropicProvider(FakeProvider):
     name = "anthropic"
 
@@ -155,7 +161,7 @@ class AnthropicProvider(FakeProvider):
                 "role": "assistant",
                 "model": body["model"],
                 "content": [block for block, _ in self.blocks(reply, d)],
-                "stop_reason": "tool_use" if tool_use else "end_turn",
+                "stop_reason": stop_reason(tool_use, d),
                 "stop_sequence": None,
                 "usage": usage(d, d.output_tokens),
             },
@@ -200,7 +206,7 @@ class AnthropicProvider(FakeProvider):
                     "message_delta",
                     {
                         "delta": {
-                            "stop_reason": "tool_use" if tool_use else "end_turn",
+                            "stop_reason": stop_reason(tool_use, d),
                             "stop_sequence": None,
                         },
                         "usage": {"output_tokens": d.output_tokens},

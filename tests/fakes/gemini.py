@@ -164,8 +164,9 @@ class GeminiProvider(FakeProvider):
         reply, d = self.reply(body, d)
         if reply.malformed:
             return json_response(self._malformed(reply, d, model, new_id("")))
+        finish = "STOP" if reply.calls or not d.incomplete else "MAX_TOKENS"
         parts = self.call_parts(reply, d) or [{"text": d.text}]
-        return json_response(self._chunk(parts, d, model, new_id(""), d.output_tokens, "STOP"))
+        return json_response(self._chunk(parts, d, model, new_id(""), d.output_tokens, finish))
 
     def stream_plan(self, request: web.Request, body: dict[str, Any], d: Directives) -> StreamPlan:
         model, response_id = request.match_info["model"], new_id("")
@@ -189,7 +190,7 @@ class GeminiProvider(FakeProvider):
                     model,
                     response_id,
                     None if d.early_end else math.ceil(d.output_tokens * (i + 1) / n),
-                    "STOP" if i == n - 1 else None,
+                    ("MAX_TOKENS" if d.incomplete else "STOP") if i == n - 1 else None,
                 )
                 for i, piece in enumerate(pieces)
             ]

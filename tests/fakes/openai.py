@@ -179,7 +179,7 @@ class OpenAIProvider(FakeProvider):
             "refusal": None,
             "annotations": [],
         }
-        finish = "stop"
+        finish = "length" if d.incomplete else "stop"
         if calls := self.tool_calls(reply):
             message["content"], message["tool_calls"], finish = None, calls, "tool_calls"
         return json_response(
@@ -221,7 +221,7 @@ class OpenAIProvider(FakeProvider):
 
         head = [chunk({"role": "assistant", "content": "", "refusal": None})]
         deltas = [chunk({"content": piece}) for piece in split_text(d.text)]
-        finish = "stop"
+        finish = "length" if d.incomplete else "stop"
         if calls := self.tool_calls(reply):
             # OpenAI's order: the role with the first call's head, then each call's head
             # (index, id, type, name, empty arguments) and its argument fragments, in turn.

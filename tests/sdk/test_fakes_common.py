@@ -29,6 +29,12 @@ from tests.sdk.conftest import (
             {"Authorization": "Bearer k"},
         ),
         (
+            "openai",
+            "/v1/responses",
+            {"model": "m", "stream": True, "input": "fake:cut"},
+            {"Authorization": "Bearer k"},
+        ),
+        (
             "anthropic",
             "/v1/messages",
             {
