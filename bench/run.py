@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
 import secrets
 import shutil
 import signal
@@ -19,29 +18,18 @@ from pathlib import Path
 
 from bench import admin, machine, measure, procfs, procs, report, wrk
 from bench.admin import Customer, SetupError
+from bench.bodies import MAX_TOKENS, MODEL, direct_body, gateway_body
 from bench.model import MODES, QUICK_MODES, BenchRun, Cell, Export, Soak, Ttfb, WorkersRun
 from bench.procs import Child, StartError
 from bench.wrk import WrkError
 from db.embedded import EmbeddedPostgres, create_database
 
-MODEL = "gpt-4o-mini"
-MAX_TOKENS = 16
-MESSAGES = [{"role": "user", "content": "Say hello in a few words."}]
 GATEWAY_PATHS = {
     "chat": "/v1/gateway/chat",
     "stream": "/v1/gateway/stream",
     "tools": "/v1/gateway/chat",
     "messages": "/anthropic/v1/messages",
 }
-ANTHROPIC_MODEL = "claude-haiku-4-5"
-TOOL_MESSAGES = [{"role": "user", "content": "Weather and time in Paris? fake:tools=2"}]
-TOOLS = [
-    {"name": "get_weather", "description": "The weather in a city",
-     "parameters": {"type": "object", "properties": {"city": {"type": "string"}},
-                    "required": ["city"]}},
-    {"name": "get_time", "description": "The time in a city",
-     "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}},
-]  # fmt: skip
 UPSTREAM_KEY = "sk-bench"
 EXPORT_ROWS = 100_000
 SOAK_WARMUP = 20_000
@@ -62,44 +50,6 @@ class Options:
 
 class BenchError(RuntimeError):
     """Something other than a request failed (a process, the setup): no numbers to report."""
-
-
-def messages_body() -> bytes:
-    """The Messages API's own body: the same for the fake and for the gateway (passed through)."""
-    body = {
-        "model": ANTHROPIC_MODEL,
-        "messages": MESSAGES,
-        "max_tokens": MAX_TOKENS,
-        "stream": True,
-    }
-    return json.dumps(body).encode()
-
-
-def direct_body(mode: str) -> bytes:
-    if mode == "messages":
-        return messages_body()
-    body: dict[str, object] = {"model": MODEL, "messages": MESSAGES, "max_tokens": MAX_TOKENS}
-    if mode == "stream":
-        body |= {"stream": True, "stream_options": {"include_usage": True}}
-    if mode == "tools":
-        tools = [{"type": "function", "function": tool} for tool in TOOLS]
-        body |= {"messages": TOOL_MESSAGES, "tools": tools}
-    return json.dumps(body).encode()
-
-
-def gateway_body(mode: str) -> bytes:
-    """The native body; the path picks JSON or SSE."""
-    if mode == "messages":
-        return messages_body()
-    body: dict[str, object] = {
-        "provider": "openai",
-        "model": MODEL,
-        "messages": MESSAGES,
-        "max_tokens": MAX_TOKENS,
-    }
-    if mode == "tools":
-        body |= {"messages": TOOL_MESSAGES, "tools": TOOLS}
-    return json.dumps(body).encode()
 
 
 @dataclasses.dataclass(slots=True)

@@ -120,6 +120,14 @@ def test_a_claude_code_request_becomes_a_chat_request() -> None:
     assert chat.tool_choice is None and chat.parallel_tool_calls is None
 
 
+def test_system_messages_claude_code_sends_to_other_models_join_the_system_prompt() -> None:
+    chat = parse({"messages": [{"role": "user", "content": "Hi"},
+                               {"role": "system", "content": "A reminder."}]})  # fmt: skip
+    roles = [(m.role, m.content) for m in chat.messages]
+    assert roles == [("user", "Hi"), ("system", "A reminder.")]
+    assert chat.split_system()[0] == "A reminder."
+
+
 def test_string_content_system_and_stop_sequences() -> None:
     chat = parse({"system": "Be brief.", "stop_sequences": ["\n\nHuman:"], "top_p": 0.5})
     assert [(m.role, m.content) for m in chat.messages] == [("system", "Be brief."), ("user", "Hi")]
@@ -198,7 +206,7 @@ def refusal(body: dict[str, Any], **kwargs: Any) -> errors.InvalidRequest:
         (tools_body({"type": "tool", "name": "Write"}), "tool_choice.name"),
         ({"tool_choice": {"type": "any"}}, "tool_choice"),
         ({"messages": []}, "messages"),
-        ({"messages": [{"role": "system", "content": "x"}]}, "messages[0]"),
+        ({"messages": [{"role": "system", "content": "x"}]}, "messages"),  # no user message
         (one({"type": "document", "source": {}}), "messages[0].content[0]"),
         (one({"type": "tool_result", "tool_use_id": "no", "content": "x"}), "messages[0].content"),
         (one(image("file", file_id="f")), "messages[0].content[0].source"),
