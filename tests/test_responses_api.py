@@ -57,3 +57,15 @@ async def test_other_providers_are_refused_before_anything_is_reserved(client, d
         await client.responses.create(model="anthropic/claude-haiku-4-5", input="hi")
     assert caught.value.body["param"] == "model"
     assert await db.fetchval("SELECT count(*) FROM usage_events") == 0
+
+
+async def test_a_failed_stream_ends_with_the_providers_event_and_is_billed(client, db) -> None:
+    stream = await client.responses.create(
+        model="gpt-4.1", input="Hi fake:text=one_two_three_four fake:mid-stream-error",
+        stream=True,
+    )  # fmt: skip
+    kinds = [event.type async for event in stream]
+    assert kinds[-1] == "response.failed" and "error" not in kinds  # as the provider sent it
+    row = await db.fetchrow("SELECT * FROM usage_events")
+    assert (row["status"], row["cost_source"]) == ("error", "estimated")
+    assert row["output_tokens"] > 0 and row["cost_uc"] > 0

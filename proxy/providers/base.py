@@ -48,10 +48,17 @@ async def with_raw(
             pending.append(RawEvent(name, event.data))
             yield event
 
-    async for parsed in parse(recorded(), prepared):
+    try:
+        async for parsed in parse(recorded(), prepared):
+            while pending:
+                yield pending.popleft()
+            yield parsed
+    except errors.UpstreamError as error:
+        if pending:  # the provider's own failure event: the client gets it as it came
+            error.passed_through = True
         while pending:
             yield pending.popleft()
-        yield parsed
+        raise
     while pending:
         yield pending.popleft()
 

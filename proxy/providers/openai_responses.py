@@ -42,23 +42,26 @@ def _produced(response: dict[str, Any]) -> list[UpstreamEvent]:
     return events
 
 
-def _ended(response: dict[str, Any], provider: str) -> list[UpstreamEvent]:
-    """The usage, then the end (or, for a failed response, the error)."""
+def _ended(response: dict[str, Any]) -> tuple[list[UpstreamEvent], str | None]:
+    """The usage and the end; for a failed response, the usage and why it failed (the usage
+    is billed before the failure is raised)."""
     events: list[UpstreamEvent] = []
     usage = parse_usage(response.get("usage"))
     if usage is not None:
         events.append(UsageUpdate(usage))
     status = response.get("status")
     if status == "failed":
-        message = (response.get("error") or {}).get("message") or "no detail"
-        raise errors.UpstreamError(f"{provider} failed: {message}")
+        return events, (response.get("error") or {}).get("message") or "no detail"
     finish = "length" if status == "incomplete" else "stop"
     events.append(End(finish, response.get("model")))
-    return events
+    return events, None
 
 
 def completion_events(answer: Any, provider: str) -> list[UpstreamEvent]:
-    return [*_produced(answer), *_ended(answer, provider)]
+    ended, failure = _ended(answer)
+    if failure is not None:
+        raise errors.UpstreamError(f"{provider} failed: {failure}")
+    return [*_produced(answer), *ended]
 
 
 async def stream_events(
@@ -70,8 +73,11 @@ async def stream_events(
         if kind in PRODUCED and data.get("delta"):
             yield TextDelta(data["delta"])
         elif kind in ENDS or kind == "response.failed":
-            for parsed in _ended(data.get("response") or {}, provider):
+            ended, failure = _ended(data.get("response") or {})
+            for parsed in ended:
                 yield parsed
+            if failure is not None:
+                raise errors.UpstreamError(f"{provider} failed: {failure}")
             return
         elif kind == "error":
             raise errors.UpstreamError(f"{provider} failed mid-stream: {data.get('message')}")

@@ -31,6 +31,8 @@ class RawStream:
         if isinstance(event, RawEvent):
             return [(event.event, event.data)]
         if isinstance(event, Failed):
+            if getattr(event.error, "passed_through", False):
+                return []  # the provider's own error event went out already
             return self.failed(event.error)
         return []
 
