@@ -21,7 +21,6 @@ from proxy.providers.anthropic import API_VERSION
 from proxy.routes.answers import collect
 from proxy.routes.anthropic_format import (
     MessagesStream,
-    error_json,
     error_object,
     make_message_id,
     message_json,
@@ -30,7 +29,7 @@ from proxy.routes.anthropic_request import parse_messages_request
 from proxy.routes.chat_request import check_provider, parse_json_object, parse_model
 from proxy.routes.client import admit, admit_forwarded, client_of
 from proxy.routes.client_auth import authenticate
-from proxy.routes.passthrough import output_bound, passed_on, serve
+from proxy.routes.passthrough import output_bound, provider_errors, serve
 from proxy.routes.sse import Frame, dumps, stream_call
 from proxy.state import GATE, PROVIDERS, SETTINGS
 
@@ -40,22 +39,6 @@ FORWARDED_HEADERS = ("anthropic-beta",)
 
 def failure_frames(error: errors.GatewayError) -> list[Frame]:
     return [("error", dumps(error_object(error)))]
-
-
-def anthropic_errors(handler: Any) -> Any:
-    """Every error of the route in Anthropic's shape (status kept, Retry-After kept)."""
-
-    async def wrapped(request: web.Request) -> web.StreamResponse:
-        try:
-            return await handler(request)
-        except errors.GatewayError as error:
-            forwarded = passed_on(error)
-            if forwarded is not None:
-                return forwarded
-            status, body = error_json(error)
-            return json_response(body, status=status, headers=error.headers())
-
-    return wrapped
 
 
 def split_model(request: web.Request, value: object) -> tuple[str, str]:
@@ -83,7 +66,7 @@ async def read_request(request: web.Request) -> tuple[Any, dict[str, Any], str, 
     return policy, body, provider, model
 
 
-@anthropic_errors
+@provider_errors(error_object)
 async def messages(request: web.Request) -> web.StreamResponse:
     policy, body, provider, model = await read_request(request)
     stream = body.get("stream") is True
@@ -112,7 +95,7 @@ async def messages(request: web.Request) -> web.StreamResponse:
                                       result=result))  # fmt: skip
 
 
-@anthropic_errors
+@provider_errors(error_object)
 async def count_tokens(request: web.Request) -> web.Response:
     """Never billed; authenticated, and counted against the rate limits (a free admission)."""
     policy, body, provider, model = await read_request(request)

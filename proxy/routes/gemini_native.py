@@ -11,11 +11,10 @@ from urllib.parse import quote
 from aiohttp import web
 
 from core import errors
-from proxy.http.responses import json_response
 from proxy.routes.chat_request import parse_json_object, parse_model
 from proxy.routes.client import admit_forwarded
 from proxy.routes.client_auth import authenticate
-from proxy.routes.passthrough import output_bound, passed_on, serve
+from proxy.routes.passthrough import output_bound, provider_errors, serve
 from proxy.routes.sse import Frame, dumps
 from proxy.state import PROVIDERS, SETTINGS
 
@@ -37,19 +36,6 @@ def failure_frames(error: errors.GatewayError) -> list[Frame]:
     return [(None, dumps(error_body(error)))]
 
 
-def gemini_errors(handler: Any) -> Any:
-    async def wrapped(request: web.Request) -> web.StreamResponse:
-        try:
-            return await handler(request)
-        except errors.GatewayError as error:
-            forwarded = passed_on(error)
-            if forwarded is not None:
-                return forwarded
-            return json_response(error_body(error), status=error.status, headers=error.headers())
-
-    return wrapped
-
-
 def with_output_bound(body: dict[str, Any], request: web.Request) -> tuple[dict[str, Any], int]:
     config = body.get("generationConfig") or {}
     if not isinstance(config, dict):
@@ -59,7 +45,7 @@ def with_output_bound(body: dict[str, Any], request: web.Request) -> tuple[dict[
     return {**body, "generationConfig": {**config, "maxOutputTokens": bound}}, bound
 
 
-@gemini_errors
+@provider_errors(error_body)
 async def generate(request: web.Request) -> web.StreamResponse:
     model, _, method = request.match_info["target"].rpartition(":")
     if method not in METHODS:

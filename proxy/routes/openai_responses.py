@@ -12,7 +12,7 @@ from core import errors
 from proxy.routes.chat_request import check_provider, parse_json_object, parse_model
 from proxy.routes.client import admit_forwarded
 from proxy.routes.client_auth import authenticate
-from proxy.routes.passthrough import output_bound, passed_on, serve
+from proxy.routes.passthrough import output_bound, provider_errors, serve
 from proxy.routes.sse import Frame, dumps
 from proxy.state import PROVIDERS, SETTINGS
 
@@ -25,6 +25,7 @@ def failure_frames(error: errors.GatewayError) -> list[Frame]:
     return [("error", dumps(body))]
 
 
+@provider_errors(lambda error: error.body())  # OpenAI's shape is the gateway's own
 async def responses(request: web.Request) -> web.StreamResponse:
     policy = await authenticate(request)
     body = parse_json_object(await request.read())
@@ -41,15 +42,9 @@ async def responses(request: web.Request) -> web.StreamResponse:
     bound = output_bound(body.get("max_output_tokens"), request.app[SETTINGS], "max_output_tokens")
     forwarded = {**body, "model": model, "max_output_tokens": bound}
     stream = body.get("stream") is True
-    try:
-        call = await admit_forwarded(request, policy, provider, model, "/responses", forwarded,
-                                     stream=stream, max_tokens=bound)  # fmt: skip
-        return await serve(request, call, failure_frames)
-    except errors.UpstreamError as error:
-        forwarded_error = passed_on(error)
-        if forwarded_error is None:
-            raise
-        return forwarded_error
+    call = await admit_forwarded(request, policy, provider, model, "/responses", forwarded,
+                                 stream=stream, max_tokens=bound)  # fmt: skip
+    return await serve(request, call, failure_frames)
 
 
 def add_routes(app: web.Application) -> None:

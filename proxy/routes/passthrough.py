@@ -4,14 +4,16 @@ request passed on too; `max_tokens` bounded so the reservation is an upper bound
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from contextlib import aclosing
+from typing import Any
 
 from aiohttp import web
 
 from core import errors
 from core.events import CallEvent, Failed, Finished, RawEvent
 from core.settings import Settings
+from proxy.http.responses import json_response
 from proxy.ledger.call import Call
 from proxy.routes.sse import Frame, stream_call
 
@@ -19,6 +21,8 @@ from proxy.routes.sse import Frame, stream_call
 CLIENT_FAULTS = (400, 404, 413, 422)
 
 ErrorFrames = Callable[[errors.GatewayError], list[Frame]]
+ErrorBody = Callable[[errors.GatewayError], dict[str, Any]]
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 class RawStream:
@@ -55,6 +59,25 @@ async def serve(request: web.Request, call: Call, failed: ErrorFrames) -> web.St
     if call.prepared.stream:
         return await stream_call(request, call, RawStream(failed))
     return await answer_raw(call)
+
+
+def provider_errors(body: ErrorBody) -> Callable[[Handler], Handler]:
+    """Every error of a route in its provider's own shape (status and Retry-After kept), and
+    the provider's refusal of the client's own request passed on as it came."""
+
+    def decorate(handler: Handler) -> Handler:
+        async def wrapped(request: web.Request) -> web.StreamResponse:
+            try:
+                return await handler(request)
+            except errors.GatewayError as error:
+                forwarded = passed_on(error)
+                if forwarded is not None:
+                    return forwarded
+                return json_response(body(error), status=error.status, headers=error.headers())
+
+        return wrapped
+
+    return decorate
 
 
 def passed_on(error: errors.GatewayError) -> web.Response | None:

@@ -1,0 +1,95 @@
+"""Instructions per request, a figure that does not drift with the machine's load: one process
+serves N sequential requests through the real app (demo provider, a real PostgreSQL, aiohttp's
+test client in the same process) under `valgrind --tool=callgrind`; the instructions per
+request are the difference between two N, divided by their difference.
+
+    python bench/instructions.py DSN [--tree PATH] [--route chat|stream] [--counts 100,300]
+
+`--tree` measures another checkout (its code is imported instead of this one's): run it on two
+trees to compare them. DSN is a PostgreSQL server's maintenance database (`postgres`); each
+run migrates a database of its own there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+PATHS = {"chat": "/v1/gateway/chat", "stream": "/v1/gateway/stream"}
+SERVE = """
+import asyncio, dataclasses, sys
+from pathlib import Path
+from aiohttp.test_utils import TestClient, TestServer
+from core.settings import Settings
+from proxy.app import create_app
+
+async def main(dsn, path, n, data):
+    settings = Settings(database_url=dsn, demo_provider=True, admin_password="bench-password",
+                        secret="b" * 40, data_dir=Path(data), log_level="WARNING")
+    async with TestClient(TestServer(create_app(settings))) as client:
+        made = await client.post("/admin/api/customers", json={"monthly_cap_cents": 100000},
+                                 headers={"X-Admin-Password": "bench-password"})
+        key = (await made.json())["key"]["key"]
+        body = {"provider": "demo", "model": "demo-echo", "max_tokens": 16,
+                "messages": [{"role": "user", "content": "Say hello in a few words."}]}
+        for _ in range(n):
+            auth = {"Authorization": "Bearer " + key}
+            response = await client.post(path, json=body, headers=auth)
+            assert response.status == 200, await response.text()
+            await response.read()
+
+asyncio.run(main(sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]))
+"""
+
+
+def database(admin_dsn: str, name: str, tree: Path) -> str:
+    import psycopg
+
+    with psycopg.connect(admin_dsn, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    dsn = urlunsplit(urlsplit(admin_dsn)._replace(path=f"/{name}"))
+    env = {**os.environ, "PYTHONPATH": str(tree)}
+    migrate = "import sys; from db.migrate import migrate; migrate(sys.argv[1])"
+    subprocess.run([sys.executable, "-c", migrate, dsn], env=env, check=True, cwd=tree)
+    return dsn
+
+
+def instructions(tree: Path, dsn: str, path: str, n: int) -> int:
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "callgrind.out"
+        argv = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}",
+                sys.executable, "-c", SERVE, dsn, path, str(n), tmp]  # fmt: skip
+        env = {**os.environ, "PYTHONPATH": str(tree), "PYTHONHASHSEED": "0"}
+        subprocess.run(argv, env=env, check=True, cwd=tree, capture_output=True)
+        totals = re.search(r"^(?:summary|totals): (\d+)", out.read_text(), re.M)
+        assert totals, "no totals in the callgrind output"
+        return int(totals.group(1))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("dsn")
+    parser.add_argument("--tree", type=Path, default=Path(__file__).resolve().parent.parent)
+    parser.add_argument("--route", choices=sorted(PATHS), default="chat")
+    parser.add_argument("--counts", default="100,300")
+    args = parser.parse_args()
+    low, high = (int(n) for n in args.counts.split(","))
+    tree = args.tree.resolve()
+    results = []
+    for n in (low, high):
+        dsn = database(args.dsn, f"kaixu_instructions_{tree.name}_{args.route}_{n}", tree)
+        results.append(instructions(tree, dsn, PATHS[args.route], n))
+    per_request = (results[1] - results[0]) / (high - low)
+    print(f"{tree} {args.route}: {per_request:,.0f} instructions per request")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
