@@ -108,6 +108,8 @@ class Transcript:
     @property
     def tool_calls(self) -> tuple[ToolCall, ...]:
         """The complete calls, in index order (arguments "" read as no arguments: "{}")."""
+        if not self.drafts:
+            return ()
         return tuple(
             ToolCall(d.id or "", d.name or "", "".join(d.arguments) or "{}")
             for _, d in sorted(self.drafts.items())
@@ -116,6 +118,8 @@ class Transcript:
     def malformed_tool_call(self) -> str | None:
         """Why a finished answer's tool calls cannot be used, or None: each needs an id, a
         name, and arguments that are the JSON text of an object."""
+        if not self.drafts:
+            return None
         for call in self.tool_calls:
             if not call.id or not call.name:
                 return "a tool call without its id or name"

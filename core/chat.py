@@ -49,15 +49,19 @@ class Message:
     parts: tuple[Part, ...] = ()
     tool_calls: tuple[ToolCall, ...] = ()
     tool_call_id: str | None = None
+    # Derived once, at construction: read several times per request on the hot path.
+    content: str = field(init=False, compare=False)  # the text parts joined
+    images: tuple[ImagePart, ...] = field(init=False, compare=False)
 
-    @property
-    def content(self) -> str:
-        """The message's text (its text parts joined)."""
-        return "".join(p.text for p in self.parts if isinstance(p, TextPart))
-
-    @property
-    def images(self) -> tuple[ImagePart, ...]:
-        return tuple(p for p in self.parts if isinstance(p, ImagePart))
+    def __post_init__(self) -> None:
+        texts, images = [], []
+        for part in self.parts:
+            if isinstance(part, TextPart):
+                texts.append(part.text)
+            else:
+                images.append(part)
+        object.__setattr__(self, "content", "".join(texts))
+        object.__setattr__(self, "images", tuple(images))
 
 
 def text_message(role: str, text: str) -> Message:
@@ -100,7 +104,6 @@ class ChatRequest:
     tool_choice: ToolChoice | None = None
     parallel_tool_calls: bool | None = None
     response_format: ResponseFormat | None = None
-    request_id: str = field(default="", compare=False)  # for ids the gateway has to make up
 
     def split_system(self) -> tuple[str, list[Message]]:
         """System text joined (for providers that take it apart) and the other messages."""
@@ -117,4 +120,4 @@ class ChatRequest:
 
     @property
     def images(self) -> tuple[ImagePart, ...]:
-        return tuple(image for m in self.messages for image in m.images)
+        return tuple(image for m in self.messages if m.images for image in m.images)

@@ -20,8 +20,11 @@ def input_texts(chat: ChatRequest) -> list[str]:
     """Every piece of text the provider is sent (one entry per message or definition)."""
     texts = []
     for message in chat.messages:
-        calls = "".join(f"{c.name}{c.arguments}" for c in message.tool_calls)
-        texts.append(message.content + calls)
+        if message.tool_calls:
+            calls = "".join(f"{c.name}{c.arguments}" for c in message.tool_calls)
+            texts.append(message.content + calls)
+        else:
+            texts.append(message.content)
     for tool in chat.tools:
         schema = orjson.dumps(tool.parameters).decode() if tool.parameters else ""
         texts.append(f"{tool.name}{tool.description or ''}{schema}")
@@ -42,14 +45,25 @@ def images_estimate(chat: ChatRequest) -> int:
 
 
 def input_estimate(chat: ChatRequest) -> int:
-    tokens = sum(estimate_tokens(t) + MESSAGE_OVERHEAD_TOKENS for t in input_texts(chat))
-    tokens += TOOL_OVERHEAD_TOKENS * (
-        len(chat.tools) + sum(len(m.tool_calls) for m in chat.messages)
-    )
-    return tokens + images_estimate(chat)
+    """The input tokens the reservation is made from."""
+    return sizes(chat)[0]
 
 
 def input_bound(chat: ChatRequest) -> int:
     """The most input tokens the request can honestly be billed for."""
-    images = len(chat.images) * max_image_tokens(chat.provider, chat.model)
-    return text_bound(input_texts(chat)) + images + TOOL_OVERHEAD_TOKENS * len(chat.tools)
+    return sizes(chat)[1]
+
+
+def sizes(chat: ChatRequest) -> tuple[int, int]:
+    """The input estimate and the input bound, in one pass over the request."""
+    texts = input_texts(chat)
+    calls = sum(len(m.tool_calls) for m in chat.messages)
+    estimate = TOOL_OVERHEAD_TOKENS * (len(chat.tools) + calls)
+    for text in texts:
+        estimate += estimate_tokens(text) + MESSAGE_OVERHEAD_TOKENS
+    bound = text_bound(texts) + TOOL_OVERHEAD_TOKENS * len(chat.tools)
+    images = chat.images
+    if images:
+        estimate += images_estimate(chat)
+        bound += len(images) * max_image_tokens(chat.provider, chat.model)
+    return estimate, bound

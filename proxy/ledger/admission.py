@@ -108,7 +108,7 @@ class Gate:
             )
         check_allowed(policy, chat)
         price = self.price(chat)
-        input_estimate = estimate.input_estimate(chat)
+        input_estimate, input_bound = estimate.sizes(chat)
         reserve_uc = price.cost_uc(
             Usage(input_tokens=input_estimate, output_tokens=chat.max_tokens)
         )
@@ -138,7 +138,7 @@ class Gate:
             month=MonthState.from_row(row),
             bounds=Bounds(
                 input_estimate=input_estimate,
-                input_bound=estimate.input_bound(chat),
+                input_bound=input_bound,
                 max_tokens=chat.max_tokens,
             ),
             client=client,

@@ -27,6 +27,7 @@ class Prepared:
     stream: bool
     url: str = ""
     body: dict[str, Any] = field(default_factory=dict)
+    request_id: str = ""  # for ids the gateway has to make up (Gemini's tool calls)
     # A provider-native route's request: `body` is the client's own (forwarded as it came),
     # and the answer comes back as RawEvents besides the events billing reads.
     passthrough: bool = False
@@ -68,7 +69,7 @@ class Provider(Protocol):
     # Needs image bytes, not URLs: the route fetches URL images first (routes/images.py).
     needs_image_bytes: bool
 
-    def prepare(self, chat: ChatRequest, stream: bool) -> Prepared:
+    def prepare(self, chat: ChatRequest, stream: bool, request_id: str = "") -> Prepared:
         """The request in the provider's format; InvalidRequest for what it cannot take."""
         ...
 
@@ -125,8 +126,8 @@ class HttpProvider:
     ) -> AsyncIterator[UpstreamEvent]:
         raise NotImplementedError
 
-    def prepare(self, chat: ChatRequest, stream: bool) -> Prepared:
-        return Prepared(chat, stream, self.url(chat, stream), self.body(chat, stream))
+    def prepare(self, chat: ChatRequest, stream: bool, request_id: str = "") -> Prepared:
+        return Prepared(chat, stream, self.url(chat, stream), self.body(chat, stream), request_id)
 
     def forward(
         self,
@@ -136,10 +137,11 @@ class HttpProvider:
         *,
         stream: bool,
         headers: dict[str, str] | None = None,
+        request_id: str = "",
     ) -> Prepared:
         """A provider-native request, forwarded as it came to `path` under the base URL;
         `chat` only sizes the reservation (core.native_body)."""
-        return Prepared(chat, stream, self.base_url + path, body, passthrough=True,
+        return Prepared(chat, stream, self.base_url + path, body, request_id, passthrough=True,
                         headers=headers or {})  # fmt: skip
 
     async def post_json(

@@ -21,12 +21,12 @@ class DemoProvider:
     name = "demo"
     needs_image_bytes = False
 
-    def prepare(self, chat: ChatRequest, stream: bool) -> Prepared:
+    def prepare(self, chat: ChatRequest, stream: bool, request_id: str = "") -> Prepared:
         if chat.tools or chat.response_format or chat.images:
             raise errors.InvalidRequest(
                 "The demo provider answers text only: no tools, response_format or images."
             )
-        return Prepared(chat, stream)
+        return Prepared(chat, stream, request_id=request_id)
 
     def _reply(self, request: ChatRequest) -> tuple[str, Usage]:
         last_user = next((m.content for m in reversed(request.messages) if m.role == "user"), "")

@@ -39,7 +39,7 @@ class Reader:
     thought signatures), the finish reason; a malformed call is the upstream's error."""
 
     def __init__(self, prepared: Prepared) -> None:
-        self.request_id = prepared.chat.request_id
+        self.request_id = prepared.request_id
         self.calls = 0
 
     def events(self, chunk: dict) -> tuple[list[UpstreamEvent], str | None]:

@@ -48,7 +48,8 @@ def parse_messages(
                 f" message has a tool call with id {message.tool_call_id!r}.",
                 f"messages[{i}].tool_call_id",
             )
-        called.update(call.id for call in message.tool_calls)
+        if message.tool_calls:
+            called.update(call.id for call in message.tool_calls)
         messages.append(message)
     if all(m.role == "system" for m in messages):
         raise invalid("messages need at least one user or assistant message.", "messages")
@@ -286,8 +287,16 @@ def parse_parallel_tool_calls(value: object) -> bool | None:
     raise invalid("parallel_tool_calls must be true or false.", "parallel_tool_calls")
 
 
+EXTRA_FIELDS = frozenset(
+    {"tools", "tool_choice", "parallel_tool_calls", "response_format", "top_p", "seed",
+     "reasoning_effort"}
+)  # fmt: skip
+
+
 def extras(body: dict[str, Any], dialect: Dialect) -> dict[str, Any]:
     """The ChatRequest fields of §6 from a request body."""
+    if body.keys().isdisjoint(EXTRA_FIELDS):  # plain text chat: the hot path
+        return {}
     tools = parse_tools(body.get("tools"), dialect)
     return {
         "tools": tools,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 from aiohttp import web
@@ -33,10 +32,9 @@ async def admit(
     price and the admission round trip (see docs/hot-path.md)."""
     provider = request.app[PROVIDERS][chat.provider]
     client = client_of(request)
-    chat = dataclasses.replace(chat, request_id=client.request_id)
     if provider.needs_image_bytes and any(i.data is None for i in chat.images):
         chat = await with_image_bytes(chat, request.app[IMAGE_FETCHER])
-    prepared = provider.prepare(chat, stream)
+    prepared = provider.prepare(chat, stream, client.request_id)
     return await request.app[GATE].admit(policy, prepared, provider, client)
 
 
@@ -57,6 +55,6 @@ async def admit_forwarded(
     provider = request.app[PROVIDERS][provider_name]
     client = client_of(request)
     chat = sizing_request(provider_name, model, body, max_tokens)
-    chat = dataclasses.replace(chat, request_id=client.request_id)
-    prepared = provider.forward(chat, path, body, stream=stream, headers=headers)
+    prepared = provider.forward(chat, path, body, stream=stream, headers=headers,
+                                request_id=client.request_id)  # fmt: skip
     return await request.app[GATE].admit(policy, prepared, provider, client)
