@@ -6,7 +6,8 @@ from __future__ import annotations
 import base64
 import binascii
 import struct
-import zlib
+
+from tests import image_samples
 
 MEDIA_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp")
 # JPEG start-of-frame markers (the ones that carry the size); C4, C8 and CC are not frames
@@ -104,44 +105,14 @@ def describe(entries: list[str]) -> str:
     return f"I see {len(entries)} image(s): " + ", ".join(entries)
 
 
-# --- tiny images for tests ----------------------------------------------------------------------
+# --- tiny images for tests: the builders of tests/image_samples.py ---------------------------
 
-
-def png(width: int, height: int) -> bytes:
-    """A valid grey PNG of that size."""
-
-    def chunk(kind: bytes, body: bytes) -> bytes:
-        crc = zlib.crc32(kind + body) & 0xFFFFFFFF
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", crc)
-
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    rows = b"".join(b"\x00" + b"\x80" * width for _ in range(height))
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", ihdr)
-        + chunk(b"IDAT", zlib.compress(rows))
-        + chunk(b"IEND", b"")
-    )
-
-
-def gif(width: int, height: int) -> bytes:
-    """A GIF header of that size (enough for a header reader)."""
-    return b"GIF89a" + struct.pack("<HH", width, height) + b"\x00\x00\x00;"
-
-
-def jpeg(width: int, height: int) -> bytes:
-    """A JPEG with a JFIF segment and a baseline frame header of that size."""
-    app0 = b"\xff\xe0" + struct.pack(">H", 16) + b"JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"
-    sof0 = b"\xff\xc0" + struct.pack(">HBHHB", 11, 8, height, width, 1) + b"\x01\x11\x00"
-    return b"\xff\xd8" + app0 + sof0 + b"\xff\xd9"
-
-
-def webp(width: int, height: int) -> bytes:
-    """A WebP (VP8X) header of that size."""
-    body = b"\x00\x00\x00\x00" + (width - 1).to_bytes(3, "little")
-    body += (height - 1).to_bytes(3, "little")
-    vp8x = b"VP8X" + struct.pack("<I", len(body)) + body
-    return b"RIFF" + struct.pack("<I", 4 + len(vp8x)) + b"WEBP" + vp8x
+png, gif, jpeg, webp = (
+    image_samples.png,
+    image_samples.gif,
+    image_samples.jpeg,
+    image_samples.webp_vp8x,
+)
 
 
 def b64(data: bytes) -> str:
