@@ -11,7 +11,7 @@ from db import customers as db_customers
 from db import keys as db_keys
 from proxy.admin import audit
 from proxy.admin.fields import array
-from proxy.admin.keys import new_key, no_customer, with_plaintext
+from proxy.admin.keys import forget, new_key, no_customer, with_plaintext
 from proxy.admin.resources import CUSTOMER, CUSTOMER_CREATE, CUSTOMER_PATCH, KEY
 from proxy.admin.routing import Api
 from proxy.admin.validation import path_id, read_object
@@ -91,4 +91,6 @@ async def patch_customer(request: web.Request) -> web.Response:
                 conn, request, "customer.update", customer_id=cid, target=cid,
                 before=before, after=CUSTOMER.render(row),
             )  # fmt: skip
+    if changes:
+        forget(request, customer_id=cid)
     return json_response({"customer": CUSTOMER.render(row)})

@@ -17,7 +17,20 @@ from proxy.admin.resources import KEY
 from proxy.admin.routing import Api
 from proxy.admin.validation import path_id, read_object
 from proxy.http.responses import json_response
-from proxy.state import DB_POOL, SETTINGS
+from proxy.state import DB_POOL, KEY_CACHE, SETTINGS
+
+
+def forget(
+    request: web.Request, *, customer_id: str | None = None, key_ids: tuple[str, ...] = ()
+) -> None:
+    """After a commit: this process drops what it cached at once, so its very next request
+    sees the change; the NOTIFY sent at commit tells every process (this one a moment later)."""
+    cache = request.config_dict[KEY_CACHE]
+    if customer_id is not None:
+        cache.evict_customer(customer_id)
+    for key_id in key_ids:
+        cache.evict_key(key_id)
+
 
 routes = Api()
 
@@ -113,6 +126,8 @@ async def patch_key(request: web.Request) -> web.Response:
                 conn, request, "key.update", customer_id=row["customer_id"], target=kid,
                 before=KEY.render(current), after=KEY.render(row),
             )  # fmt: skip
+    if changes:
+        forget(request, key_ids=(kid,))
     return json_response({"key": KEY.render(row)})
 
 
@@ -147,6 +162,7 @@ async def rotate_key(request: web.Request) -> web.Response:
             conn, request, "key.rotate", customer_id=old["customer_id"], target=kid,
             before=KEY.render(old), after={"revoked": KEY.render(revoked), "new": KEY.render(row)},
         )  # fmt: skip
+    forget(request, key_ids=(kid,))
     return json_response({"key": with_plaintext(row, key), "revoked_key_id": kid}, status=201)
 
 
@@ -166,4 +182,5 @@ async def revoke_key(request: web.Request) -> web.Response:
                 conn, request, "key.revoke", customer_id=row["customer_id"], target=kid,
                 before=KEY.render(before), after=KEY.render(row),
             )  # fmt: skip
+    forget(request, key_ids=(kid,))
     return json_response({"key": KEY.render(row)})
