@@ -7,7 +7,8 @@ from typing import Any
 from aiohttp import web
 
 from . import images
-from .common import Directives, json_response
+from .common import Directives
+from .openai_tools import BAD_IMAGE, invalid
 from .tools import ToolSpec, Turn, json_answer
 
 TEXT_PARTS = ("input_text", "output_text", "text")
@@ -18,15 +19,6 @@ BAD_INPUT = (
     "Invalid type for 'input': expected one of a string or array of input items, but got {kind}"
     " instead."
 )
-BAD_IMAGE = (
-    "You uploaded an unsupported image. Please make sure your image has of one the following"
-    " formats: ['png', 'jpeg', 'gif', 'webp']."
-)
-
-
-def invalid(message: str, param: str | None, code: str | None = None) -> web.Response:
-    error = {"message": message, "type": "invalid_request_error", "param": param, "code": code}
-    return json_response({"error": error}, 400)
 
 
 def items(body: dict[str, Any]) -> list[dict[str, Any]]:
