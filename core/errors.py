@@ -118,6 +118,7 @@ class UpstreamError(GatewayError):
         # refusal of the client's own request on as it came.
         self.upstream_status: int | None = None
         self.upstream_body: str | None = None
+        self.retry_after_s: float | None = None  # the provider's Retry-After, for cooling down
         self.passed_through = False  # a native route already sent the provider's error event
 
 

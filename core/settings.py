@@ -26,6 +26,7 @@ class Settings:
     environment: str = "development"
     admin_password: str | None = None
     secret: str | None = None
+    secret_previous: tuple[str, ...] = ()  # earlier KAIXU_SECRETs, to open what they sealed
     host: str = "127.0.0.1"
     port: int = 8080
     workers: int = 1
@@ -47,6 +48,7 @@ class Settings:
     upstream_connect_timeout_s: float = 10.0
     upstream_read_timeout_s: float = 120.0
     upstream_total_timeout_s: float = 600.0
+    upstream_max_attempts: int = 3  # upstreams tried before the first byte reaches the client
     db_pool_min: int = 2
     db_pool_max: int = 20
     db_command_timeout_s: float = 5.0
@@ -203,6 +205,9 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         environment=environment,
         admin_password=_text(env, "ADMIN_PASSWORD"),
         secret=_text(env, "KAIXU_SECRET"),
+        secret_previous=tuple(
+            s.strip() for s in (_text(env, "KAIXU_SECRET_PREVIOUS") or "").split(",") if s.strip()
+        ),
         host=_host(env),
         port=_int(env, "PORT", 8080, 0, 65535),
         workers=_int(env, "WORKERS", 1, 1, 64),
@@ -231,6 +236,9 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         ),
         upstream_total_timeout_s=_float(
             env, "UPSTREAM_TOTAL_TIMEOUT_S", DEFAULTS.upstream_total_timeout_s, 1, 86400
+        ),
+        upstream_max_attempts=_int(
+            env, "UPSTREAM_MAX_ATTEMPTS", DEFAULTS.upstream_max_attempts, 1, 10
         ),
         db_pool_min=_int(env, "DB_POOL_MIN", DEFAULTS.db_pool_min, 0, 1000),
         db_pool_max=_int(env, "DB_POOL_MAX", DEFAULTS.db_pool_max, 1, 1000),

@@ -11,7 +11,7 @@ import asyncpg
 SELECT_USAGE = """
 SELECT id, created_at, customer_id, key_id, install_id, provider, model, upstream_model,
        input_tokens, cached_input_tokens, cache_write_tokens, output_tokens, cost_uc, status,
-       cost_source, latency_ms, request_id, clamped
+       cost_source, latency_ms, request_id, clamped, upstream_id, attempts
 FROM usage_events
 WHERE ($1::text IS NULL OR customer_id = $1) AND ($2::date IS NULL OR month = $2)
 ORDER BY id

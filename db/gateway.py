@@ -25,7 +25,7 @@ SELECT * FROM kaixu_admit_batch($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $1
 
 SETTLE_BATCH = """
 SELECT * FROM kaixu_settle_batch($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,
-                                 $15, $16, $17, $18, $19)
+                                 $15, $16, $17, $18, $19, $20, $21)
 """
 
 
@@ -106,6 +106,8 @@ class Settlement:
     request_id: str
     error: str | None
     clamped: bool = False  # the reported usage was beyond what the request could produce
+    upstream_id: str | None = None  # the upstream that served the call (or failed it last)
+    attempts: int | None = None  # how many upstreams were tried
 
 
 SETTLEMENT_FIELDS = [f.name for f in fields(Settlement)]

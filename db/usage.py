@@ -43,7 +43,7 @@ SELECT count(*) AS requests,
 SELECT_EVENTS = f"""
 SELECT id, created_at, key_id, install_id, provider, model, input_tokens, cached_input_tokens,
        cache_write_tokens, output_tokens, cost_uc, status, cost_source, latency_ms, request_id,
-       error
+       error, upstream_id, attempts
 {EVENTS_OF} AND ($4::bigint IS NULL OR id < $4)
 ORDER BY id DESC
 LIMIT $5

@@ -33,7 +33,6 @@ from proxy.ledger.running import RunningCalls
 from proxy.ledger.sweeper import sweep_forever
 from proxy.ledger.writers import Admitter, Replayer, Settler
 from proxy.providers.image_fetch import ImageFetcher
-from proxy.providers.registry import build_providers
 from proxy.routes import (
     admin_ui,
     anthropic_messages,
@@ -56,7 +55,9 @@ from proxy.state import (
     RUNNING,
     SETTINGS,
     STRIPE_CHECKOUT,
+    UPSTREAMS,
 )
+from proxy.upstreams.registry import Upstreams
 
 log = logging.getLogger("kaixu.app")
 
@@ -97,8 +98,9 @@ async def _caches(app: web.Application) -> AsyncIterator[None]:
     await reload_prices(pool, app[PRICE_BOOK])
     cutoff = Cutoff(pool, app[RUNNING])
     invalidator = Invalidator(
-        app[SETTINGS].database_url or "", pool, app[KEY_CACHE], app[PRICE_BOOK], cutoff.changed
-    )
+        app[SETTINGS].database_url or "", pool, app[KEY_CACHE], app[PRICE_BOOK], cutoff.changed,
+        reload_upstreams=app[UPSTREAMS].load,
+    )  # fmt: skip
     try:
         async with running(invalidator.run()):
             with contextlib.suppress(TimeoutError):
@@ -129,7 +131,7 @@ async def _ledger(app: web.Application) -> AsyncIterator[None]:
     replayer = Replayer(pool, settler)
     async with (
         running(sweep_forever(pool)),
-        running(beat_and_reap(pool, process_id)),
+        running(beat_and_reap(pool, process_id, app[UPSTREAMS].health_snapshot)),
         running(replayer.run()),
     ):
         try:
@@ -156,18 +158,21 @@ async def _stop_running_calls(app: web.Application) -> None:
 
 
 async def _providers(app: web.Application) -> AsyncIterator[None]:
+    """The upstreams (the environment's and the stored ones: kept current by _caches's
+    listener), one Provider per provider name in app[PROVIDERS]."""
     settings = app[SETTINGS]
-    app[PROVIDERS] = build_providers(settings)
+    upstreams = app[UPSTREAMS] = Upstreams(settings, app[METRICS])
+    app[PROVIDERS] = upstreams.providers
     app[IMAGE_FETCHER] = ImageFetcher(
         max_bytes=settings.image_fetch_max_bytes,
         timeout_s=settings.image_fetch_timeout_s,
         allow_http_hosts=settings.image_fetch_allow_hosts,
     )
     try:
+        await upstreams.load(app[DB_POOL])
         yield
     finally:
-        for provider in app[PROVIDERS].values():
-            await provider.close()
+        await upstreams.close()
         await app[IMAGE_FETCHER].close()
 
 
@@ -186,7 +191,7 @@ def create_app(settings: Settings) -> web.Application:
     app[METRICS] = Metrics()
     app[RUNNING] = RunningCalls()
     app.on_shutdown.append(_stop_running_calls)
-    for context in (_db_pool, _caches, _ledger, _providers, _stripe):
+    for context in (_db_pool, _providers, _caches, _ledger, _stripe):
         app.cleanup_ctx.append(context)
     health.add_routes(app)
     native.add_routes(app)

@@ -14,13 +14,15 @@ from proxy.ledger.admission import Gate
 from proxy.ledger.running import RunningCalls
 from proxy.providers.base import Provider
 from proxy.providers.image_fetch import ImageFetcher
+from proxy.upstreams.registry import Upstreams
 
 SETTINGS = web.AppKey("settings", Settings)
 DB_POOL = web.AppKey("db_pool", asyncpg.Pool)
 METRICS = web.AppKey("metrics", Metrics)
 KEY_CACHE = web.AppKey("key_cache", KeyCache)
 PRICE_BOOK = web.AppKey("price_book", PriceBook)
-PROVIDERS = web.AppKey("providers", dict[str, Provider])
+PROVIDERS = web.AppKey("providers", dict[str, Provider])  # by provider name
+UPSTREAMS = web.AppKey("upstreams", Upstreams)  # every upstream, live
 GATE = web.AppKey("gate", Gate)
 STRIPE_CHECKOUT = web.AppKey("stripe_checkout", StripeCheckout)
 IMAGE_FETCHER = web.AppKey("image_fetcher", ImageFetcher)  # image URLs for Gemini

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import logging
 import os
 import shutil
 import socket
@@ -34,9 +35,19 @@ from db.embedded import EmbeddedPostgres, create_database
 from db.migrate import migrate
 from proxy import admin
 from proxy.app import create_app
+from proxy.infra.log import JsonFormatter
 from tests.fakes import FakeUpstream
 
 TEMPLATE_DB = "kaixu_template"
+# Every upstream key the suite gives the gateway (the environment's, and those tests add, which
+# all start with UPSTREAM_KEY_MARK): none may appear in an admin answer or a log line.
+UPSTREAM_KEYS = ("sk-test-openai", "sk-ant-test", "gemini-test-key")
+UPSTREAM_KEY_MARK = "sk-upstream-"
+
+
+def leaked_keys(text: str) -> list[str]:
+    found = [key for key in UPSTREAM_KEYS if key in text]
+    return found + ([UPSTREAM_KEY_MARK] if UPSTREAM_KEY_MARK in text else [])
 ADMIN_PASSWORD = "test-admin-password"
 _db_numbers = itertools.count(1)
 
@@ -120,6 +131,9 @@ class AdminAnswers:
             pointer = f"/paths/{escaped}/{method.lower()}/responses/{status}/content/{_JSON}/schema"
         if content_type != media:
             return [f"{method} {path} {status}: {content_type}, not {media}"]
+        leaked = leaked_keys(body.decode("utf-8", "replace"))
+        if leaked:
+            return [f"{method} {path} {status}: an upstream key is in the answer: {leaked}"]
         if media != "application/json":
             return []
         try:
@@ -153,6 +167,34 @@ class AdminAnswers:
 
 
 ANSWERS = pytest.StashKey[AdminAnswers]()
+
+
+class KeyLeakWatch(logging.Handler):
+    """Every log record of the suite's in-process gateways, formatted as production writes it
+    (extras included): those naming an upstream key are kept, and fail the session."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.setFormatter(JsonFormatter())
+        self.leaks: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        line = self.format(record)
+        if leaked_keys(line):
+            self.leaks.append(line[:500])
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_upstream_key_in_logs() -> Iterator[None]:
+    watch = KeyLeakWatch()
+    gateway_log = logging.getLogger("kaixu")
+    level = gateway_log.level
+    gateway_log.setLevel(logging.INFO)
+    logging.getLogger().addHandler(watch)
+    yield
+    logging.getLogger().removeHandler(watch)
+    gateway_log.setLevel(level)
+    assert not watch.leaks, f"upstream keys in log lines: {watch.leaks}"
 
 
 @pytest.fixture(scope="session")

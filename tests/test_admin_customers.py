@@ -129,7 +129,7 @@ async def test_duplicate_id_is_409_and_changes_nothing(client, db) -> None:
         (b'{"rpm_limit": 1.5}', "rpm_limit"),
         (b'{"rpm_limit": 3000000000}', "rpm_limit"),
         (b'{"allowed_providers": "openai"}', "allowed_providers"),
-        (b'{"allowed_providers": ["openai", "mistral"]}', "allowed_providers[1]"),
+        (b'{"allowed_providers": ["openai", "Mistral AI"]}', "allowed_providers[1]"),
         (b'{"allowed_models": [""]}', "allowed_models[0]"),
         (b'{"allowed_models": ["gpt-*-mini"]}', "allowed_models[0]"),
         (b'{"allowed_models": [7]}', "allowed_models[0]"),

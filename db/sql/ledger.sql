@@ -26,7 +26,7 @@ CREATE OR REPLACE FUNCTION kaixu_record_usage(
     p_input_tokens integer[], p_cached_input_tokens integer[], p_cache_write_tokens integer[],
     p_output_tokens integer[], p_costs_uc bigint[], p_statuses text[], p_cost_sources text[],
     p_latencies_ms integer[], p_request_ids text[], p_errors text[], p_clamped boolean[],
-    p_reaped boolean,
+    p_upstream_ids text[], p_attempts smallint[], p_reaped boolean,
     OUT customer_ids text[], OUT lineage_ids text[], OUT months date[], OUT costs_uc bigint[]
 )
 RETURNS record
@@ -37,11 +37,11 @@ BEGIN
             p_reservation_ids, p_customer_ids, p_key_ids, p_months, p_install_ids, p_providers,
             p_models, p_upstream_models, p_input_tokens, p_cached_input_tokens,
             p_cache_write_tokens, p_output_tokens, p_costs_uc, p_statuses, p_cost_sources,
-            p_latencies_ms, p_request_ids, p_errors, p_clamped
+            p_latencies_ms, p_request_ids, p_errors, p_clamped, p_upstream_ids, p_attempts
         ) AS i(reservation_id, customer_id, key_id, month, install_id, provider, model,
                upstream_model, input_tokens, cached_input_tokens, cache_write_tokens,
                output_tokens, cost_uc, status, cost_source, latency_ms, request_id, error,
-               clamped)
+               clamped, upstream_id, attempts)
     ), superseded AS (
         -- A reaper's estimate, replaced by the real settlement (never the other way round).
         SELECT u.id, u.cost_uc AS old_cost_uc FROM usage_events u JOIN items i USING (reservation_id)
@@ -53,7 +53,8 @@ BEGIN
             cached_input_tokens = i.cached_input_tokens,
             cache_write_tokens = i.cache_write_tokens, output_tokens = i.output_tokens,
             cost_uc = i.cost_uc, status = i.status, cost_source = i.cost_source,
-            latency_ms = i.latency_ms, error = i.error, clamped = i.clamped, reaped = false
+            latency_ms = i.latency_ms, error = i.error, clamped = i.clamped,
+            upstream_id = i.upstream_id, attempts = i.attempts, reaped = false
         FROM superseded s, items i
         WHERE u.id = s.id AND i.reservation_id = u.reservation_id
         RETURNING u.customer_id, u.key_id, u.month, u.cost_uc - s.old_cost_uc AS cost_uc
@@ -61,11 +62,11 @@ BEGIN
         INSERT INTO usage_events (month, customer_id, key_id, install_id, provider, model,
             upstream_model, input_tokens, cached_input_tokens, cache_write_tokens,
             output_tokens, cost_uc, status, cost_source, latency_ms, request_id, error,
-            reservation_id, clamped, reaped)
+            reservation_id, clamped, upstream_id, attempts, reaped)
         SELECT month, customer_id, key_id, install_id, provider, model, upstream_model,
             input_tokens, cached_input_tokens, cache_write_tokens, output_tokens, cost_uc,
             status, cost_source, latency_ms, request_id, error, reservation_id, clamped,
-            p_reaped
+            upstream_id, attempts, p_reaped
         FROM items
         ON CONFLICT (reservation_id) DO NOTHING
         RETURNING reservation_id, customer_id, key_id, month, cost_uc
@@ -161,7 +162,7 @@ CREATE OR REPLACE FUNCTION kaixu_apply_settlements(
     p_input_tokens integer[], p_cached_input_tokens integer[], p_cache_write_tokens integer[],
     p_output_tokens integer[], p_costs_uc bigint[], p_statuses text[], p_cost_sources text[],
     p_latencies_ms integer[], p_request_ids text[], p_errors text[], p_clamped boolean[],
-    p_reaped boolean
+    p_upstream_ids text[], p_attempts smallint[], p_reaped boolean
 )
 RETURNS void
 LANGUAGE plpgsql AS $$
@@ -172,7 +173,8 @@ BEGIN
         p_reservation_ids, p_customer_ids, p_key_ids, p_months, p_install_ids, p_providers,
         p_models, p_upstream_models, p_input_tokens, p_cached_input_tokens,
         p_cache_write_tokens, p_output_tokens, p_costs_uc, p_statuses, p_cost_sources,
-        p_latencies_ms, p_request_ids, p_errors, p_clamped, p_reaped);
+        p_latencies_ms, p_request_ids, p_errors, p_clamped, p_upstream_ids, p_attempts,
+        p_reaped);
     PERFORM kaixu_book_customer_months(v_new.customer_ids, v_new.months, v_new.costs_uc);
     PERFORM kaixu_book_key_months(v_new.lineage_ids, v_new.months, v_new.costs_uc);
     PERFORM kaixu_book_gateway_months(v_new.customer_ids, v_new.months, v_new.costs_uc);
@@ -187,7 +189,8 @@ CREATE OR REPLACE FUNCTION kaixu_settle_batch(
     p_install_ids text[], p_providers text[], p_models text[], p_upstream_models text[],
     p_input_tokens integer[], p_cached_input_tokens integer[], p_cache_write_tokens integer[],
     p_output_tokens integer[], p_costs_uc bigint[], p_statuses text[], p_cost_sources text[],
-    p_latencies_ms integer[], p_request_ids text[], p_errors text[], p_clamped boolean[]
+    p_latencies_ms integer[], p_request_ids text[], p_errors text[], p_clamped boolean[],
+    p_upstream_ids text[], p_attempts smallint[]
 )
 RETURNS TABLE (
     reservation_id bigint, month date, cap_uc bigint, extra_uc bigint, spent_uc bigint,
@@ -200,7 +203,7 @@ BEGIN
         p_reservation_ids, p_customer_ids, p_key_ids, p_months, p_install_ids, p_providers,
         p_models, p_upstream_models, p_input_tokens, p_cached_input_tokens,
         p_cache_write_tokens, p_output_tokens, p_costs_uc, p_statuses, p_cost_sources,
-        p_latencies_ms, p_request_ids, p_errors, p_clamped, false);
+        p_latencies_ms, p_request_ids, p_errors, p_clamped, p_upstream_ids, p_attempts, false);
 
     RETURN QUERY
     SELECT i.reservation_id, i.month, c.monthly_cap_uc, c.extra_uc,
@@ -253,7 +256,8 @@ BEGIN
         array_fill('aborted'::text, ARRAY[v.n]), array_fill('estimated'::text, ARRAY[v.n]),
         v.latencies, v.requests,
         array_fill('The gateway process serving this call stopped; billed at its input estimate.'::text, ARRAY[v.n]),
-        array_fill(false, ARRAY[v.n]), true);
+        array_fill(false, ARRAY[v.n]), array_fill(NULL::text, ARRAY[v.n]),
+        array_fill(NULL::smallint, ARRAY[v.n]), true);
     RETURN v.n;
 END;
 $$;

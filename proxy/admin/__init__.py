@@ -18,6 +18,7 @@ from proxy.admin import (
     pricing,
     sessions,
     topups,
+    upstreams,
     usage,
 )
 from proxy.admin.fields import Schema
@@ -25,7 +26,7 @@ from proxy.admin.routing import Api
 
 ROUTE_MODULES = (
     auth, sessions, customers, keys, devices, pricing, usage, topups, checkout, invoices, exports,
-    audit,
+    audit, upstreams,
 )  # fmt: skip
 
 

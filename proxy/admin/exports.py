@@ -50,6 +50,8 @@ USAGE_COLUMNS = (
     Column("latency_ms", int_cell),
     Column("request_id", text_cell),
     Column("clamped", bool_cell),  # the provider's reported usage was beyond the request's bounds
+    Column("upstream_id", text_cell),  # the upstream that served the call (or failed it last)
+    Column("attempts", int_cell),  # how many upstreams were tried
 )
 CUSTOMER_COLUMNS = (
     Column("id", text_cell),

@@ -6,14 +6,18 @@ their schemas; tests/test_admin_resources.py checks the columns against the db m
 
 from __future__ import annotations
 
+from core.upstreams import WIRE_APIS
 from proxy.admin.fields import (
     BOOL,
     DAY,
     INT,
     JSON_OBJECT,
+    NUM,
     STR,
+    TIME,
     Field,
     Resource,
+    Schema,
     array,
     enum,
     money,
@@ -21,26 +25,34 @@ from proxy.admin.fields import (
     nested,
     nullable_schema,
     price,
+    strict_object,
     timestamp,
 )
 from proxy.admin.validation import (
-    PROVIDERS,
+    PROVIDER_NAME_PATTERN,
     boolean,
     customer_id,
+    header_map,
+    http_url,
+    int_between,
     models,
     nullable,
+    one_of,
     positive_int,
     provider_name,
     providers,
+    secret_text,
     text,
 )
+
+PROVIDER_NAME = {**STR, "pattern": PROVIDER_NAME_PATTERN}
 
 # The policy an operator sets on a customer and narrows per key.
 POLICY = (
     Field("rpm_limit", nullable_schema(INT), parse=nullable(positive_int)),
     Field(
         "allowed_providers",
-        nullable_schema(array(enum(*PROVIDERS))),
+        nullable_schema(array(PROVIDER_NAME)),
         parse=nullable(providers),
     ),
     Field(
@@ -126,7 +138,7 @@ LONG_PRICES = ("long_input", "long_output", "long_cached_input", "long_cache_wri
 PRICE = Resource(
     "Price",
     (
-        Field("provider", STR, parse=provider_name),
+        Field("provider", PROVIDER_NAME, parse=provider_name),
         Field("model", STR, parse=text(128, min_chars=1)),
         price("input", null=False),
         price("output", null=False),
@@ -163,6 +175,8 @@ USAGE_EVENT = Resource(
         Field("latency_ms", INT),
         Field("request_id", nullable_schema(STR)),
         Field("error", nullable_schema(STR)),
+        Field("upstream_id", nullable_schema(STR)),
+        Field("attempts", nullable_schema(INT)),
     ),
 )
 USAGE_DAY = Resource(
@@ -291,9 +305,61 @@ ADMIN_SESSION = Resource(
     ),
 )
 
+UPSTREAM_HEALTH: Schema = strict_object(
+    {
+        "requests": {**INT, "description": "attempts in the last 15 minutes, all processes"},
+        "errors": INT,
+        "errors_by_kind": {"type": "object", "additionalProperties": INT},
+        "success_rate": nullable_schema(NUM),
+        "latency_p50_ms": nullable_schema(INT),
+        "cooling_until": nullable_schema(TIME),
+        "last_error": nullable_schema(STR),
+        "last_error_at": nullable_schema(TIME),
+    }
+)
+HEADERS: Schema = {"type": "object", "additionalProperties": STR}
+UPSTREAM = Resource(
+    "Upstream",
+    (
+        Field("id", STR),
+        Field("provider", PROVIDER_NAME, parse=provider_name),
+        Field("api", enum(*WIRE_APIS), parse=one_of(*WIRE_APIS)),
+        Field("label", STR, parse=text(200)),
+        Field("base_url", STR, parse=http_url),
+        Field("key_last4", STR),
+        Field("header_names", array(STR)),
+        Field(
+            "models",
+            nullable_schema({**array(STR), "description": "a trailing * is a prefix pattern"}),
+            parse=nullable(models),
+        ),
+        Field("priority", {**INT, "description": "lowest first"}, parse=int_between(-1000, 1000)),
+        Field("weight", INT, parse=int_between(1, 1000)),
+        Field("enabled", BOOL, parse=boolean),
+        Field("read_only", {**BOOL, "description": "from the environment: not editable here"}),
+        Field("health", UPSTREAM_HEALTH),
+        timestamp("created_at", null=True),
+        timestamp("updated_at", null=True),
+        # Write-only: never in an answer.
+        Field("api_key", STR, parse=secret_text, optional=True),
+        Field("headers", HEADERS, parse=header_map, optional=True),
+    ),
+)
+UPSTREAM_TEST = strict_object(
+    {
+        "ok": BOOL,
+        "upstream_id": STR,
+        "model": STR,
+        "status": nullable_schema(INT),
+        "latency_ms": INT,
+        "text": nullable_schema(STR),
+        "error": nullable_schema(STR),
+    }
+)
+
 # The OpenAPI document's components, in its order.
 RESOURCES = (
     CUSTOMER, KEY, DEVICE, TOPUP, PRICE, USAGE_EVENT, USAGE_DAY, USAGE_MODEL, USAGE,
     INVOICE_SUMMARY, INVOICE_CUSTOMER, INVOICE_LINE, INVOICE_TOPUP, INVOICE, AUDIT_ENTRY,
-    ADMIN_SESSION,
+    ADMIN_SESSION, UPSTREAM,
 )  # fmt: skip

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Collection, Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 import orjson
 from aiohttp import web
@@ -16,12 +17,12 @@ from core.text import CUSTOMER_ID, PATH_ID
 # A parser takes the field's name (for the 400) and its JSON value, and returns the value to store.
 Parser = Callable[[str, Any], Any]
 
-PROVIDERS = ("openai", "anthropic", "gemini", "demo")
 MAX_LIST_ENTRIES = 100
 MAX_MODEL_CHARS = 128
 MAX_INT4 = 2**31 - 1  # integer columns: larger values would fail in the database, not here
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_PROVIDER_NAME = re.compile(r"[a-z0-9_-]{1,32}")
+PROVIDER_NAME_PATTERN = "^[a-z0-9][a-z0-9_-]{0,31}$"  # as the upstreams table checks it
+_PROVIDER_NAME = re.compile(PROVIDER_NAME_PATTERN)
 
 
 def invalid(field: str, message: str) -> InvalidRequest:
@@ -114,7 +115,7 @@ def customer_id(field: str, value: Any) -> str:
 def provider_name(field: str, value: Any) -> str:
     """A price row's provider: any lowercase name, so prices can precede a provider's support."""
     if not isinstance(value, str) or not _PROVIDER_NAME.fullmatch(value):
-        raise invalid(field, "must be 1 to 32 of a-z, 0-9, '_' or '-'")
+        raise invalid(field, "must be 1 to 32 of a-z, 0-9, '_' or '-', starting with a-z or 0-9")
     return value
 
 
@@ -127,10 +128,11 @@ def _string_list(field: str, value: Any) -> list[Any]:
 
 
 def providers(field: str, value: Any) -> list[str]:
+    """Provider names: the built-in ones and any an upstream may add (a name nothing serves
+    yet allows nothing until it does)."""
     entries = _string_list(field, value)
     for i, entry in enumerate(entries):
-        if entry not in PROVIDERS:
-            raise invalid(f"{field}[{i}]", f"must be one of {', '.join(PROVIDERS)}")
+        provider_name(f"{field}[{i}]", entry)
     return list(dict.fromkeys(entries))  # duplicates would only hide the list's meaning
 
 
@@ -172,3 +174,87 @@ def query_int(request: web.Request, name: str, *, lo: int, hi: int) -> int | Non
     if not lo <= value <= hi:
         raise invalid(name, f"must be between {lo} and {hi}")
     return value
+
+
+def int_between(lo: int, hi: int) -> Parser:
+    def parse(field: str, value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise invalid(field, "must be a whole number")
+        if not lo <= value <= hi:
+            raise invalid(field, f"must be between {lo} and {hi}")
+        return value
+
+    return parse
+
+
+def one_of(*choices: str) -> Parser:
+    def parse(field: str, value: Any) -> str:
+        if value not in choices:
+            raise invalid(field, f"must be one of {', '.join(choices)}")
+        return value
+
+    return parse
+
+
+MAX_URL_CHARS = 2048
+
+
+def http_url(field: str, value: Any) -> str:
+    """An http(s) base URL without credentials or fragment (a query is kept: Azure's
+    api-version); the trailing slash is dropped, as the paths appended start with one."""
+    text(MAX_URL_CHARS, min_chars=1)(field, value)
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise invalid(field, "must be an http:// or https:// URL with a host")
+    if parts.username is not None or parts.password is not None:
+        raise invalid(field, "must not carry credentials (give the key as api_key)")
+    if parts.fragment or " " in value:
+        raise invalid(field, "must not have a fragment or spaces")
+    try:
+        parts.port  # noqa: B018 - raises for a malformed port
+    except ValueError:
+        raise invalid(field, "has a malformed port") from None
+    base, query = value.split("?", 1) if "?" in value else (value, "")
+    return base.rstrip("/") + (f"?{query}" if query else "")
+
+
+def secret_text(field: str, value: Any) -> str:
+    """A provider key: printable, no spaces; never echoed in the 400."""
+    if not isinstance(value, str) or not 1 <= len(value) <= 4096:
+        raise invalid(field, "must be a string of 1 to 4096 characters")
+    if not value.isprintable() or any(c.isspace() for c in value):
+        raise invalid(field, "must be printable and contain no spaces")
+    return value
+
+
+_HEADER_NAME = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}")
+# Set by the gateway or by HTTP itself: an upstream's extra headers cannot replace them.
+RESERVED_HEADERS = frozenset(
+    {
+        "host", "content-length", "content-type", "transfer-encoding", "connection", "upgrade",
+        "te", "trailer", "keep-alive", "expect", "proxy-authorization", "proxy-connection",
+    }
+)  # fmt: skip
+MAX_HEADERS = 20
+
+
+def header_map(field: str, value: Any) -> dict[str, str]:
+    """Extra headers for an upstream: names and values an HTTP request can carry."""
+    if not isinstance(value, dict):
+        raise invalid(field, "must be an object of header names to values")
+    if len(value) > MAX_HEADERS:
+        raise invalid(field, f"must have at most {MAX_HEADERS} headers")
+    seen: set[str] = set()
+    for name, header_value in value.items():
+        if not _HEADER_NAME.fullmatch(name):
+            raise invalid(field, "has a header name that is not an HTTP token")
+        if name.lower() in RESERVED_HEADERS:
+            raise invalid(f"{field}.{name}", "is set by the gateway and cannot be replaced")
+        if name.lower() in seen:
+            raise invalid(f"{field}.{name}", "repeats a header name")
+        seen.add(name.lower())
+        if not isinstance(header_value, str) or not 1 <= len(header_value) <= 4096:
+            raise invalid(f"{field}.{name}", "must be a string of 1 to 4096 characters")
+        if not header_value.isprintable():
+            raise invalid(f"{field}.{name}", "must be printable")
+    return dict(value)

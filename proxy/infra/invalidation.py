@@ -1,7 +1,7 @@
 """Cross-process cache invalidation: LISTEN on `kaixu_invalidate`, evict what a payload names.
 
-Payloads: `key:<id>`, `customer:<id>`, `prices`. After every (re)connection everything is
-reloaded, since notifications sent while this process was not listening are lost.
+Payloads: `key:<id>`, `customer:<id>`, `prices`, `upstreams`. After every (re)connection
+everything is reloaded, since notifications sent while this process was not listening are lost.
 """
 
 from __future__ import annotations
@@ -9,7 +9,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
 
 import asyncpg
 
@@ -43,9 +44,11 @@ class Invalidator:
         keys: KeyCache,
         prices: PriceBook,
         on_change: ChangeListener | None = None,
+        reload_upstreams: Callable[[asyncpg.Pool], Awaitable[None]] | None = None,
     ) -> None:
         self.dsn, self.pool, self.keys, self.prices = dsn, pool, keys, prices
         self.on_change = on_change
+        self.reload_upstreams = reload_upstreams
         self.connected = asyncio.Event()
         self._reloads: set[asyncio.Task[None]] = set()
 
@@ -58,17 +61,30 @@ class Invalidator:
         if kind in ("key", "customer") and self.on_change is not None:
             self.on_change(kind, ident)
         elif kind == "prices":
-            task = asyncio.get_running_loop().create_task(self._reload_prices())
-            self._reloads.add(task)  # keep a reference until it is done
-            task.add_done_callback(self._reloads.discard)
+            self._reload(self._reload_prices())
+        elif kind == "upstreams":
+            self._reload(self._reload_upstreams())
         elif kind not in ("key", "customer"):
             self.keys.clear()
+
+    def _reload(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self._reloads.add(task)  # keep a reference until it is done
+        task.add_done_callback(self._reloads.discard)
 
     async def _reload_prices(self) -> None:
         try:
             await reload_prices(self.pool, self.prices)
         except Exception:
             log.exception("price reload failed; will retry on reconnect")
+
+    async def _reload_upstreams(self) -> None:
+        if self.reload_upstreams is None:
+            return
+        try:
+            await self.reload_upstreams(self.pool)
+        except Exception:
+            log.exception("upstream reload failed; will retry on reconnect")
 
     async def run(self) -> None:
         while True:
@@ -83,6 +99,8 @@ class Invalidator:
                 # Listening from here on; what changed before is picked up by a full reload.
                 self.keys.clear()
                 await reload_prices(self.pool, self.prices)
+                if self.reload_upstreams is not None:
+                    await self.reload_upstreams(self.pool)
                 self.keys.live = True
                 self.connected.set()
                 if self.on_change is not None:

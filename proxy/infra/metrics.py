@@ -44,6 +44,26 @@ class Metrics:
             registry=self.registry,
         )
 
+        self.upstream_attempts = Counter(
+            "kaixu_upstream_attempts",
+            "Calls sent to an upstream, by provider, upstream id and outcome (ok or the kind"
+            " of failure: connect, timeout, rate_limited, server_error, key_refused,"
+            " client_error, mid_stream, bad_answer).",
+            ("provider", "upstream", "outcome"),
+            registry=self.registry,
+        )
+        self.upstream_latency = Histogram(
+            "kaixu_upstream_first_event_seconds",
+            "Time from sending a call to an upstream to its first event (or its failure).",
+            ("provider", "upstream"),
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+
+    def upstream_attempt(self, provider: str, upstream: str, outcome: str, seconds: float) -> None:
+        self.upstream_attempts.labels(provider, upstream, outcome).inc()
+        self.upstream_latency.labels(provider, upstream).observe(seconds)
+
     def observe(self, route: str, method: str, status: int, seconds: float) -> None:
         self.requests.labels(route, method, str(status)).inc()
         self.latency.labels(route).observe(seconds)

@@ -33,7 +33,7 @@ from core.text import clean_text
 from db.gateway import Settlement
 from proxy.ledger.running import RunningCalls
 from proxy.ledger.writers import Settler
-from proxy.providers.base import Prepared, Provider
+from proxy.providers.base import Prepared, Provider, Route
 from proxy.providers.upstream_errors import upstream_timeout
 
 log = logging.getLogger("kaixu.calls")
@@ -68,6 +68,7 @@ class Call:
     running: RunningCalls
     started: float = field(default_factory=time.perf_counter)
     transcript: Transcript = field(default_factory=Transcript)
+    route: Route = field(default_factory=Route)  # the upstream(s) tried
     result: CallResult | None = None
     settling: bool = False  # settle() ran (its write may have failed: never twice)
     expired: bool = False  # UPSTREAM_TOTAL_TIMEOUT_S passed
@@ -85,7 +86,7 @@ class Call:
         accepted = ended = False
         self.running.add(self)
         try:
-            async with aclosing(self.provider.events(self.prepared)) as upstream:
+            async with aclosing(self.provider.events(self.prepared, self.route)) as upstream:
                 while (event := await self._pull(upstream)) is not None:
                     if not accepted:
                         accepted = True
@@ -201,6 +202,8 @@ class Call:
             request_id=self.client.request_id,
             error=clean_text(error.message, 500) if error else None,
             clamped=billed.clamped,
+            upstream_id=self.route.upstream_id,
+            attempts=self.route.attempts or None,
         )
         try:
             row = await self.settler.submit(settlement)

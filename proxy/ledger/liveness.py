@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
+from typing import Any
 
 import asyncpg
 
@@ -25,13 +27,16 @@ STALE_S = 5.0
 REAP_EVERY_S = 2.0
 
 
-async def beat_and_reap(pool: asyncpg.Pool, process_id: str) -> None:
+async def beat_and_reap(
+    pool: asyncpg.Pool, process_id: str, health: Callable[[], dict[str, Any]] | None = None
+) -> None:
+    """`health`: what the heartbeat carries of this process's upstreams."""
     loop = asyncio.get_running_loop()
     healthy_since: float | None = None
     last_reap = 0.0
     while True:
         try:
-            await processes.heartbeat(pool, process_id)
+            await processes.heartbeat(pool, process_id, health() if health else None)
             now = loop.time()
             healthy_since = now if healthy_since is None else healthy_since
             if now - healthy_since >= STALE_S and now - last_reap >= REAP_EVERY_S:

@@ -36,15 +36,11 @@ def apply_usage(usage: Usage, raw: object) -> Usage:
 
 @dataclass
 class AnthropicProvider(HttpProvider):
-    def url(self, request: ChatRequest, stream: bool) -> str:
-        return f"{self.base_url}/v1/messages"
+    def path(self, request: ChatRequest, stream: bool) -> str:
+        return "/v1/messages"
 
-    def headers(self) -> dict[str, str]:
-        return {
-            "x-api-key": self.api_key,
-            "anthropic-version": API_VERSION,
-            "Content-Type": "application/json",
-        }
+    def auth_headers(self) -> dict[str, str]:
+        return {"x-api-key": self.api_key, "anthropic-version": API_VERSION}
 
     def body(self, request: ChatRequest, stream: bool) -> dict[str, Any]:
         return request_json(request, stream)
@@ -110,7 +106,7 @@ class AnthropicProvider(HttpProvider):
                 yield End(finish(finish_reason, json_mode), model)
                 return
             elif kind == "error":
-                raise stream_error(self.name, self.api_key, event.data)
+                raise stream_error(self.name, self.secrets, event.data)
 
 
 def finish(stop_reason: str | None, json_mode: bool) -> str | None:

@@ -6,20 +6,25 @@ DEMO_PROVIDER=true). Its usage is counted with the gateway's own token estimate.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
 from core import errors
 from core.chat import ChatRequest
 from core.events import End, TextDelta, UpstreamEvent, UsageUpdate
 from core.money import estimate_tokens
 from core.usage import Usage
-from proxy.providers.base import Prepared
+from proxy.providers.base import Prepared, Route
 
 DEMO_MODEL = "demo-echo"
 
 
 class DemoProvider:
     name = "demo"
+    api = "demo"
     needs_image_bytes = False
+
+    def serves(self, model: str) -> bool:
+        return True
 
     def prepare(self, chat: ChatRequest, stream: bool, request_id: str = "") -> Prepared:
         if chat.tools or chat.response_format or chat.images:
@@ -39,7 +44,24 @@ class DemoProvider:
             input_tokens=estimate_tokens(prompt), output_tokens=estimate_tokens(text)
         )
 
-    async def events(self, prepared: Prepared) -> AsyncIterator[UpstreamEvent]:
+    def forward(
+        self,
+        chat: ChatRequest,
+        path: str,
+        body: dict[str, Any],
+        *,
+        stream: bool,
+        headers: dict[str, str] | None = None,
+        request_id: str = "",
+    ) -> Prepared:
+        raise errors.InvalidRequest("The demo provider has no API of its own to forward to.")
+
+    async def post_json(
+        self, path: str, body: dict[str, Any], headers: dict[str, str]
+    ) -> tuple[int, bytes]:
+        raise errors.InvalidRequest("The demo provider has no API of its own.")
+
+    async def events(self, prepared: Prepared, route: Route) -> AsyncIterator[UpstreamEvent]:
         text, usage = self._reply(prepared.chat)
         if prepared.stream:
             words = text.split(" ")

@@ -71,12 +71,12 @@ class Reader:
 class GeminiProvider(HttpProvider):
     needs_image_bytes = True  # inlineData only: image URLs are fetched by the gateway
 
-    def url(self, request: ChatRequest, stream: bool) -> str:
+    def path(self, request: ChatRequest, stream: bool) -> str:
         method = "streamGenerateContent?alt=sse" if stream else "generateContent"
-        return f"{self.base_url}/v1beta/models/{quote(request.model, safe='')}:{method}"
+        return f"/v1beta/models/{quote(request.model, safe='')}:{method}"
 
-    def headers(self) -> dict[str, str]:
-        return {"x-goog-api-key": self.api_key, "Content-Type": "application/json"}
+    def auth_headers(self) -> dict[str, str]:
+        return {"x-goog-api-key": self.api_key}
 
     def body(self, request: ChatRequest, stream: bool) -> dict[str, Any]:
         return request_json(request)
@@ -97,7 +97,7 @@ class GeminiProvider(HttpProvider):
         async for event in events:
             chunk = event_json(event, self.name)
             if "error" in chunk:
-                raise stream_error(self.name, self.api_key, event.data)
+                raise stream_error(self.name, self.secrets, event.data)
             model = chunk.get("modelVersion") or model
             parsed, finish = reader.events(chunk)
             for item in parsed:

@@ -120,11 +120,11 @@ def tool_call_events(calls: object) -> list[UpstreamEvent]:
 
 @dataclass
 class OpenAIProvider(HttpProvider):
-    def url(self, request: ChatRequest, stream: bool) -> str:
-        return f"{self.base_url}/chat/completions"
+    def path(self, request: ChatRequest, stream: bool) -> str:
+        return "/chat/completions"
 
-    def headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.api_key}", "Content-Type": "application/json"}
+    def auth_headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.api_key}"}
 
     def body(self, request: ChatRequest, stream: bool) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -149,7 +149,7 @@ class OpenAIProvider(HttpProvider):
         return body
 
     def completion_events(self, answer: Any, prepared: Prepared) -> list[UpstreamEvent]:
-        if prepared.url.endswith(RESPONSES_PATH):  # the Responses API route (passed through)
+        if prepared.path == RESPONSES_PATH:  # the Responses API route (passed through)
             return responses.completion_events(answer, self.name)
         choice = (answer.get("choices") or [{}])[0]
         message = choice.get("message") or {}
@@ -167,7 +167,7 @@ class OpenAIProvider(HttpProvider):
     def stream_events(
         self, events: AsyncIterator[SSEEvent], prepared: Prepared
     ) -> AsyncIterator[UpstreamEvent]:
-        if prepared.url.endswith(RESPONSES_PATH):
+        if prepared.path == RESPONSES_PATH:
             return responses.stream_events(events, self.name)
         return self._chunks(events)
 
@@ -179,7 +179,7 @@ class OpenAIProvider(HttpProvider):
                 return
             chunk = event_json(event, self.name)
             if "error" in chunk:  # a mid-stream failure arrives as data on a 200
-                raise stream_error(self.name, self.api_key, event.data)
+                raise stream_error(self.name, self.secrets, event.data)
             model = chunk.get("model") or model
             # The usage chunk has choices: [] — never read choices[0] blindly.
             for choice in chunk.get("choices") or ():

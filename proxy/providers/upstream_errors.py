@@ -15,11 +15,23 @@ from core import errors
 _KEY_LIKE = re.compile(r"\b(?:sk|sk-ant|AIza)[-_A-Za-z0-9*]{12,}")
 
 
-def redact(text: str, api_key: str) -> str:
+def redact(text: str, secrets: tuple[str, ...]) -> str:
     """Provider messages may quote the key they were sent; never pass ours on."""
-    if api_key:
-        text = text.replace(api_key, "[redacted]")
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "[redacted]")
     return _KEY_LIKE.sub("[redacted]", text)
+
+
+def retry_after_s(value: str | None) -> float | None:
+    """Retry-After in seconds (its HTTP-date form is read as absent), bounded to an hour."""
+    if value is None:
+        return None
+    try:
+        seconds = float(value.strip())
+    except ValueError:
+        return None
+    return min(max(seconds, 0.0), 3600.0) if seconds == seconds else None  # NaN: absent
 
 
 def error_detail(raw: bytes) -> str:
@@ -36,20 +48,29 @@ def error_detail(raw: bytes) -> str:
     return f"{kind}: {message}"[:500]
 
 
-def http_error(provider: str, api_key: str, status: int, raw: bytes) -> errors.UpstreamError:
+def http_error(
+    provider: str,
+    secrets: tuple[str, ...],
+    status: int,
+    raw: bytes,
+    *,
+    retry_after: str | None = None,
+) -> errors.UpstreamError:
     """The provider refused the request with an HTTP error status: nothing was generated."""
-    detail = redact(error_detail(raw), api_key)
+    detail = redact(error_detail(raw), secrets)
     error = errors.UpstreamError(f"{provider} answered {status}: {detail}", rejected=True)
     # A provider-native route answers the provider's own refusal of the client's request as
-    # it came (proxy/routes/native_errors.py); kept off the error's JSON.
+    # it came (proxy/routes/passthrough.py); kept off the error's JSON. Failover reads the
+    # status and Retry-After (proxy/upstreams/pool.py).
     error.upstream_status = status
-    error.upstream_body = redact(raw.decode("utf-8", "replace"), api_key)
+    error.upstream_body = redact(raw.decode("utf-8", "replace"), secrets)
+    error.retry_after_s = retry_after_s(retry_after)
     return error
 
 
-def stream_error(provider: str, api_key: str, data: str) -> errors.UpstreamError:
+def stream_error(provider: str, secrets: tuple[str, ...], data: str) -> errors.UpstreamError:
     """An error event inside a started (200) stream: output may already have been produced."""
-    detail = redact(error_detail(data.encode()), api_key)
+    detail = redact(error_detail(data.encode()), secrets)
     return errors.UpstreamError(f"{provider} failed mid-stream: {detail}")
 
 

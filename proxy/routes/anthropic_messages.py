@@ -26,7 +26,12 @@ from proxy.routes.anthropic_format import (
     message_json,
 )
 from proxy.routes.anthropic_request import parse_messages_request
-from proxy.routes.chat_request import check_provider, parse_json_object, parse_model
+from proxy.routes.chat_request import (
+    check_provider,
+    named_provider,
+    parse_json_object,
+    parse_model,
+)
 from proxy.routes.client import admit, admit_forwarded, client_of
 from proxy.routes.client_auth import authenticate
 from proxy.routes.passthrough import output_bound, provider_errors, serve
@@ -44,10 +49,15 @@ def failure_frames(error: errors.GatewayError) -> list[Frame]:
 def split_model(request: web.Request, value: object) -> tuple[str, str]:
     """`claude-…` (or `anthropic/claude-…`) is Anthropic's; `openai/…`, `gemini/…` another's."""
     name = parse_model(value)
-    prefix, slash, rest = name.partition("/")
-    if slash and prefix in ("openai", "anthropic", "gemini", "demo"):
-        return check_provider(prefix, request.app[PROVIDERS]), parse_model(rest)
+    named = named_provider(name, request.app[PROVIDERS])
+    if named is not None:
+        return named
     return check_provider(ROUTE_PROVIDER, request.app[PROVIDERS]), name
+
+
+def speaks_messages(request: web.Request, provider: str) -> bool:
+    """Anthropic's wire format: the request goes upstream as it came."""
+    return request.app[PROVIDERS][provider].api == "anthropic"
 
 
 def upstream_headers(request: web.Request) -> dict[str, str]:
@@ -71,7 +81,7 @@ async def messages(request: web.Request) -> web.StreamResponse:
     policy, body, provider, model = await read_request(request)
     stream = body.get("stream") is True
     settings = request.app[SETTINGS]
-    if provider == ROUTE_PROVIDER:
+    if speaks_messages(request, provider):
         if "max_tokens" not in body:
             raise errors.InvalidRequest("max_tokens: Field required", param="max_tokens")
         max_tokens = output_bound(body["max_tokens"], settings, "max_tokens")
@@ -102,9 +112,8 @@ async def count_tokens(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
     sizing = sizing_request(provider, model, body, settings.default_max_tokens)
     await request.app[GATE].admit_free(policy, sizing, client_of(request))
-    if provider == ROUTE_PROVIDER:
-        upstream = request.app[PROVIDERS][provider]
-        status, raw = await upstream.post_json(  # type: ignore[attr-defined]
+    if speaks_messages(request, provider):
+        status, raw = await request.app[PROVIDERS][provider].post_json(
             "/v1/messages/count_tokens", {**body, "model": model}, upstream_headers(request)
         )
         return web.Response(status=status, body=raw, content_type="application/json")

@@ -3,6 +3,7 @@ headers into who is calling."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
@@ -10,6 +11,8 @@ import orjson
 from core import errors
 from core.chat import ChatRequest
 from core.settings import Settings
+from core.upstreams import BUILTIN_PROVIDERS, DEMO_PROVIDER
+from proxy.providers.base import Provider
 from proxy.routes import chat_fields
 
 NATIVE_FIELDS = frozenset(
@@ -21,7 +24,8 @@ NATIVE_FIELDS = frozenset(
 )  # fmt: skip
 MAX_MODEL_LENGTH = 128
 # Anthropic refuses temperatures above 1; say so instead of letting the upstream 400 become a 502.
-TEMPERATURE_LIMITS = {"anthropic": 1.0}
+TEMPERATURE_LIMITS = {"anthropic": 1.0}  # by wire format
+BUILTIN = (*BUILTIN_PROVIDERS, DEMO_PROVIDER)
 
 
 def parse_json_object(raw: bytes) -> dict[str, Any]:
@@ -46,12 +50,12 @@ def parse_max_tokens(value: object, settings: Settings, field: str = "max_tokens
     return value
 
 
-def parse_temperature(value: object, provider: str) -> float | None:
+def parse_temperature(value: object, provider: str, api: str) -> float | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise errors.InvalidRequest("temperature must be a number.")
-    limit = TEMPERATURE_LIMITS.get(provider, 2.0)
+    limit = TEMPERATURE_LIMITS.get(api, 2.0)
     if not 0 <= value <= limit:
         raise errors.InvalidRequest(f"temperature for {provider} must be between 0 and {limit:g}.")
     return float(value)
@@ -65,7 +69,7 @@ def parse_model(value: object) -> str:
     return value
 
 
-def check_provider(value: object, enabled: dict[str, object]) -> str:
+def check_provider(value: object, enabled: Mapping[str, object]) -> str:
     if not isinstance(value, str):
         raise errors.InvalidRequest("provider must be one of: " + ", ".join(sorted(enabled)) + ".")
     if value not in enabled:
@@ -75,7 +79,22 @@ def check_provider(value: object, enabled: dict[str, object]) -> str:
     return value
 
 
-def parse_native_request(raw: bytes, settings: Settings, enabled: dict[str, object]) -> ChatRequest:
+def named_provider(name: str, enabled: Mapping[str, object]) -> tuple[str, str] | None:
+    """`groq/llama-3.3-70b-versatile` names its provider when the prefix is one this gateway
+    serves (a built-in one it does not serve is a clear 400); None when it names none."""
+    prefix, slash, rest = name.partition("/")
+    if not slash:
+        return None
+    if prefix in enabled:
+        return prefix, parse_model(rest)
+    if prefix in BUILTIN:
+        check_provider(prefix, enabled)
+    return None
+
+
+def parse_native_request(
+    raw: bytes, settings: Settings, enabled: Mapping[str, Provider]
+) -> ChatRequest:
     body = parse_json_object(raw)
     unknown = sorted(set(body) - NATIVE_FIELDS)
     if unknown:
@@ -88,7 +107,7 @@ def parse_native_request(raw: bytes, settings: Settings, enabled: dict[str, obje
             body.get("messages"), "native", settings.image_fetch_allow_hosts
         ),
         max_tokens=parse_max_tokens(body.get("max_tokens"), settings),
-        temperature=parse_temperature(body.get("temperature"), provider),
+        temperature=parse_temperature(body.get("temperature"), provider, enabled[provider].api),
         stop=chat_fields.parse_stop(body.get("stop")),
         **chat_fields.extras(body, "native"),
     )

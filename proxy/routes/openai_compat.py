@@ -14,7 +14,7 @@ from proxy.http.responses import json_response
 from proxy.routes import chat_fields
 from proxy.routes.answers import collect
 from proxy.routes.chat_request import (
-    check_provider,
+    named_provider,
     parse_json_object,
     parse_max_tokens,
     parse_model,
@@ -41,11 +41,9 @@ def split_model(request: web.Request, value: object) -> tuple[str, str]:
     """`anthropic/claude-haiku-4-5` names its provider; an unprefixed name must be priced."""
     name = parse_model(value)
     enabled = request.app[PROVIDERS]
-    prefix, slash, rest = name.partition("/")
-    if slash and prefix in enabled:
-        return prefix, parse_model(rest)
-    if slash and prefix in ("openai", "anthropic", "gemini", "demo"):
-        check_provider(prefix, enabled)  # known but not configured here: a clear 400
+    named = named_provider(name, enabled)
+    if named is not None:
+        return named
     providers = [p for p in request.app[PRICE_BOOK].table.providers_for(name) if p in enabled]
     if not providers:
         raise errors.ModelNotPriced(
@@ -84,7 +82,9 @@ def parse_request(request: web.Request, raw: bytes) -> tuple[ChatRequest, bool, 
             body.get("messages"), "openai", request.app[SETTINGS].image_fetch_allow_hosts
         ),
         max_tokens=parse_max_tokens(max_tokens, request.app[SETTINGS], field),
-        temperature=parse_temperature(body.get("temperature"), provider),
+        temperature=parse_temperature(
+            body.get("temperature"), provider, request.app[PROVIDERS][provider].api
+        ),
         stop=chat_fields.parse_stop(body.get("stop")),
         **chat_fields.extras(body, "openai"),
     )
@@ -110,6 +110,7 @@ async def list_models(request: web.Request) -> web.Response:
         {"id": f"{p.provider}/{p.model}", "object": "model", "created": 0, "owned_by": p.provider}
         for p in request.app[PRICE_BOOK].table.models()
         if p.provider in enabled
+        and enabled[p.provider].serves(p.model)
         and policy.allows_provider(p.provider)
         and policy.allows_model(p.model)
     ]

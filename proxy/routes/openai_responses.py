@@ -16,8 +16,6 @@ from proxy.routes.passthrough import output_bound, provider_errors, serve
 from proxy.routes.sse import Frame, dumps
 from proxy.state import PROVIDERS, SETTINGS
 
-SPEAKS_RESPONSES = ("openai",)
-
 
 def failure_frames(error: errors.GatewayError) -> list[Frame]:
     """OpenAI's mid-stream `error` event; its SDK raises APIError."""
@@ -33,10 +31,10 @@ async def responses(request: web.Request) -> web.StreamResponse:
     prefix, slash, rest = name.partition("/")
     provider, model = (prefix, rest) if slash else ("openai", name)
     check_provider(provider, request.app[PROVIDERS])
-    if provider not in SPEAKS_RESPONSES:
+    if request.app[PROVIDERS][provider].api != "openai":
         raise errors.InvalidRequest(
-            f"The Responses API is served for {', '.join(SPEAKS_RESPONSES)} only; use"
-            " /v1/chat/completions or the provider's own route for {provider}.",
+            "The Responses API is served for providers speaking OpenAI's wire format only; use"
+            f" /v1/chat/completions or the provider's own route for {provider}.",
             param="model",
         )
     bound = output_bound(body.get("max_output_tokens"), request.app[SETTINGS], "max_output_tokens")

@@ -12,6 +12,8 @@ Routes: openai `POST /v1/chat/completions` and `POST /v1/responses` (`openai_res
 anthropic `POST /v1/messages` and `POST /v1/messages/count_tokens`; gemini
 `POST /{v1beta,v1}/models/{model}:generateContent` and `:streamGenerateContent` (key in
 `x-goog-api-key` or `?key=`). A recorded `path` includes the query string.
+`fail_next(status, count, headers)` and `failing` make the server itself fail (a rate-limited
+key, an outage), whatever the request says.
 
 The behaviour of each request is chosen by `fake:NAME[=VALUE]` tokens in the text of the last
 user message: text, usage, cached, cache_write, reasoning, error, mid-stream-error, cut,
@@ -24,6 +26,7 @@ output and images are answered in each provider's own format (see `tools`, `sche
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from typing import Any
 
 import orjson
@@ -58,7 +61,15 @@ class FakeUpstream:
         self.port = port
         self.record = record
         self.requests: list[RecordedRequest] = []
+        # Server-wide failures, whatever the request says (a rate-limited or broken key):
+        # the next `failures` answers, then `failing` for every request until it is None.
+        self.failures: deque[tuple[int, dict[str, str]]] = deque()
+        self.failing: tuple[int, dict[str, str]] | None = None
         self._runner: web.AppRunner | None = None
+
+    def fail_next(self, status: int, count: int = 1, headers: dict[str, str] | None = None) -> None:
+        """The next `count` requests get the provider's own error answer of `status`."""
+        self.failures.extend([(status, headers or {})] * count)
 
     @property
     def root_url(self) -> str:
@@ -111,6 +122,11 @@ class FakeUpstream:
                 )
             )
         provider = provider or self.provider
+        forced = self.failures.popleft() if self.failures else self.failing
+        if forced is not None:
+            answer = provider.error_response(forced[0])
+            answer.headers.update(forced[1])
+            return answer
         failure = provider.auth_error(request)
         if failure is None:
             failure = provider.body_error(body)

@@ -1,0 +1,1 @@
+"""Upstreams: provider credentials, pools, failover and health (docs/upstreams.md)."""
