@@ -1,4 +1,5 @@
-"""Command line: `python -m bench [--quick] [--workers 1,2] [--duration S] [--output PATH]`."""
+"""Command line: `python -m bench [--quick] [--workers 1,2] [--duration S] [--output PATH]
+[--upstreams N]`."""
 
 from __future__ import annotations
 
@@ -44,6 +45,7 @@ def parse(argv: list[str] | None = None) -> Options:
     parser.add_argument("--soak", type=int, default=0, metavar="N", help="then N requests at c=64")
     parser.add_argument("--ttfb-requests", type=int, default=200)
     parser.add_argument("--no-info-log", action="store_true", help="skip the LOG_LEVEL=INFO run")
+    parser.add_argument("--upstreams", type=int, default=1, help="OpenAI upstreams (default 1)")
     args = parser.parse_args(argv)
     preset = QUICK if args.quick else FULL
     if args.duration is not None and args.duration < 1:
@@ -57,6 +59,7 @@ def parse(argv: list[str] | None = None) -> Options:
         soak=args.soak,
         ttfb_requests=args.ttfb_requests,
         info_log=not args.no_info_log,
+        upstreams=max(args.upstreams, 1),
     )
 
 

@@ -84,3 +84,10 @@ def server_version(dsn: str) -> str:
     with psycopg.connect(dsn) as conn:
         row = conn.execute("SHOW server_version").fetchone()
     return str(row[0]) if row else "unknown"
+
+
+def add_upstream(base_url: str, password: str, openai_url: str, label: str) -> None:
+    """One more OpenAI upstream of the same priority and weight as the environment's."""
+    body = {"provider": "openai", "base_url": openai_url, "api_key": "sk-bench-" + label,
+            "label": label}  # fmt: skip
+    admin_call(base_url, password, "POST", "/upstreams", body)

@@ -46,6 +46,7 @@ class Options:
     soak: int = 0
     ttfb_requests: int = 200
     info_log: bool = True
+    upstreams: int = 1  # OpenAI upstreams behind the gateway (all to the one fake)
 
 
 class BenchError(RuntimeError):
@@ -200,6 +201,8 @@ class Bench:
         print_ttfb(run.direct_ttfb)
 
     def setup_customer(self, gateway: Gateway, customer_id: str) -> Customer:
+        for n in range(1, self.options.upstreams):  # the environment's key is the first
+            admin.add_upstream(gateway.base_url, self.password, self.fake_url, f"bench-{n}")
         customer = admin.create_customer(gateway.base_url, self.password, customer_id)
         for mode in self.modes:
             check(gateway.url(mode), gateway_body(mode), customer.authorization, mode, "gateway")
@@ -330,6 +333,7 @@ def describe(options: Options) -> dict[str, str]:
         "wrk": "-t1 at c=1, -t2 above, --timeout 10s, bench/post.lua",
         "request": f"{MODEL}, max_tokens {MAX_TOKENS}, the fake's fixed 5-word reply",
         "TTFB requests": str(options.ttfb_requests),
+        "OpenAI upstreams": str(options.upstreams),
     }
 
 

@@ -55,6 +55,13 @@ WHERE id = $1
 RETURNING {KEY_COLUMNS}
 """
 NOTIFY_KEY = "SELECT pg_notify('kaixu_invalidate', 'key:' || $1)"
+# A key still hashed under a previous KAIXU_SECRET moves to the current one (at most once).
+REHASH_KEY = """
+WITH moved AS (
+    UPDATE api_keys SET secret_hash = $2 WHERE id = $1 AND secret_hash = $3 RETURNING id
+)
+SELECT pg_notify('kaixu_invalidate', 'key:' || id) FROM moved
+"""
 
 DEFAULTS: dict[str, Any] = {
     "label": "",
@@ -116,3 +123,7 @@ async def notify_keys(conn: asyncpg.Connection, *key_ids: str) -> None:
     """Sent at commit: every process drops what it cached about these keys."""
     for key_id in key_ids:
         await conn.execute(NOTIFY_KEY, key_id)
+
+
+async def rehash_key(pool: asyncpg.Pool, key_id: str, new_hash: bytes, old_hash: bytes) -> None:
+    await pool.execute(REHASH_KEY, key_id, new_hash, old_hash)

@@ -1,4 +1,5 @@
-"""Entry point: `python -m proxy [serve|migrate|rollback]`; the only reader of the environment."""
+"""Entry point: `python -m proxy [serve|migrate|rollback|upstreams reencrypt]`; the only reader
+of the environment."""
 
 from __future__ import annotations
 
@@ -48,6 +49,20 @@ def banner(settings: Settings, password_from_file: bool) -> str:
     return "\n".join(lines)
 
 
+def reencrypt(settings: Settings) -> int:
+    import asyncio
+
+    from proxy.infra.secretbox import SecretBox
+    from proxy.upstreams.reseal import reseal_all
+
+    assert settings.database_url and settings.secret
+    box = SecretBox(settings.secret, settings.secret_previous)
+    done = asyncio.run(reseal_all(settings.database_url, box))
+    print(f"re-encrypted: {len(done.moved)}, already current: {len(done.current)},"
+          f" unreadable: {len(done.unreadable)} {' '.join(done.unreadable)}".rstrip())  # fmt: skip
+    return 1 if done.unreadable else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m proxy", description=__doc__)
     commands = parser.add_subparsers(dest="command")
@@ -55,6 +70,10 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("migrate", help="apply pending migrations and exit")
     rollback_parser = commands.add_parser("rollback", help="roll back migrations and exit")
     rollback_parser.add_argument("--steps", type=int, default=1, help="how many (0: all)")
+    upstreams_parser = commands.add_parser("upstreams", help="stored upstream keys")
+    upstreams_parser.add_argument(
+        "action", choices=["reencrypt"], help="seal every key again under the current KAIXU_SECRET"
+    )
     args = parser.parse_args(argv)
 
     try:
@@ -79,6 +98,8 @@ def main(argv: list[str] | None = None) -> int:
             print("applied: " + (", ".join(applied) or "nothing, the schema is up to date"))
             return 0
         settings, password_from_file = with_local_secrets(settings)
+        if args.command == "upstreams":
+            return reencrypt(settings)
         serve(settings, banner(settings, password_from_file))
     return 0
 

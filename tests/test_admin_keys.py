@@ -84,7 +84,7 @@ async def test_create_sub_key_with_no_body_has_no_overrides(client, master) -> N
         {"max_devices": False},
         {"require_install": 1},
         {"require_install": None},
-        {"allowed_providers": ["bedrock"]},
+        {"allowed_providers": ["Bedrock"]},
         {"allowed_models": ["*x*"]},
     ],
 )

@@ -138,6 +138,8 @@ async def test_month_totals_breakdowns_and_exact_cents(client, month) -> None:
         "latency_ms": 42,
         "request_id": "req-0",
         "error": None,
+        "upstream_id": None,  # written by SQL here, not by a call
+        "attempts": None,
     }
     second = body["events"][-2]
     assert (second["cached_input_tokens"], second["cache_write_tokens"]) == (20, 10)

@@ -24,6 +24,7 @@ USAGE_HEADER = [
     "id", "time", "customer_id", "key_id", "install_id", "provider", "model", "upstream_model",
     "input_tokens", "cached_input_tokens", "cache_write_tokens", "output_tokens", "cost_cents",
     "status", "cost_source", "latency_ms", "request_id", "clamped",
+    "upstream_id", "attempts",
 ]  # fmt: skip
 
 # Row g: January for g <= 60,000, else February; customer `beta` every third row; awkward text

@@ -150,6 +150,10 @@ async def test_a_429_fails_over_to_the_next_upstream_which_is_billed_and_named(
     assert all(r["cost_uc"] > 0 for r in rows)
     health = (await upstreams(gateway))["env-openai"]["health"]
     assert health["cooling_until"] is not None and health["errors_by_kind"] == {"rate_limited": 1}
+    metrics = await (await gateway.get("/metrics")).text()
+    attempts = 'kaixu_upstream_attempts_total{outcome="%s",provider="openai",upstream="%s"} %s'
+    assert attempts % ("rate_limited", "env-openai", "1.0") in metrics
+    assert attempts % ("ok", backup["id"], "4.0") in metrics
 
 
 async def test_a_cooled_upstream_is_tried_again_once_its_cool_down_ends(

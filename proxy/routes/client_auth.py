@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import logging
+
 from aiohttp import web
 
 from core import errors
-from core.apikeys import key_matches, parse_key_id
+from core.apikeys import hash_key, key_matches, parse_key_id
 from core.policy import KeyPolicy
 from db.gateway import fetch_key_for_auth
+from db.keys import rehash_key
 from proxy.state import DB_POOL, KEY_CACHE, SETTINGS
+
+log = logging.getLogger("kaixu.auth")
 
 _INVALID = "Invalid API key."
 
@@ -38,10 +43,25 @@ async def authenticate(request: web.Request, token: str | None = None) -> KeyPol
             raise errors.Unauthorized(_INVALID)
         policy = KeyPolicy.from_row(row)
         cache.put(policy, generation)
-    if not key_matches(app[SETTINGS].secret or "", token, policy.secret_hash):
-        raise errors.Unauthorized(_INVALID)
+    settings = app[SETTINGS]
+    if not key_matches(settings.secret or "", token, policy.secret_hash):
+        if not any(key_matches(old, token, policy.secret_hash) for old in settings.secret_previous):
+            raise errors.Unauthorized(_INVALID)
+        await _rehash(request, policy, token)
     if policy.revoked:
         raise errors.Unauthorized("This API key has been revoked.")
     if not policy.customer_active:
         raise errors.Unauthorized("This customer account is inactive.")
     return policy
+
+
+async def _rehash(request: web.Request, policy: KeyPolicy, token: str) -> None:
+    """A key hashed under a previous KAIXU_SECRET (docs/upstreams.md, rotating the secret):
+    its hash moves to the current secret on first use, so the previous one can be dropped once
+    every key in use has been seen. A failure here only leaves it for the next use."""
+    secret = request.app[SETTINGS].secret or ""
+    try:
+        await rehash_key(request.app[DB_POOL], policy.key_id, hash_key(secret, token),
+                         policy.secret_hash)  # fmt: skip
+    except Exception:
+        log.exception("moving a key to the current KAIXU_SECRET failed; kept for its next use")
