@@ -48,6 +48,8 @@ UPSTREAM_KEY_MARK = "sk-upstream-"
 def leaked_keys(text: str) -> list[str]:
     found = [key for key in UPSTREAM_KEYS if key in text]
     return found + ([UPSTREAM_KEY_MARK] if UPSTREAM_KEY_MARK in text else [])
+
+
 ADMIN_PASSWORD = "test-admin-password"
 _db_numbers = itertools.count(1)
 

@@ -7,8 +7,8 @@ import asyncio
 import shutil
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 
 import aiohttp
@@ -49,6 +49,24 @@ def gateway_env(database_url: str, openai_url: str, data_dir: Path, **extra: str
 
 def url_of(process: GatewayProcess) -> str:
     return f"http://127.0.0.1:{process.env['PORT']}"
+
+
+@asynccontextmanager
+async def two_gateways(
+    database_url: str, openai_url: str, tmp_path: Path
+) -> AsyncIterator[tuple[aiohttp.ClientSession, list[str]]]:
+    """Two gateway processes on one database, started side by side; a session and their URLs."""
+    processes = [
+        GatewayProcess(gateway_env(database_url, openai_url, tmp_path / name))
+        for name in ("a", "b")
+    ]
+    await asyncio.gather(*(asyncio.to_thread(p.start) for p in processes))
+    try:
+        async with aiohttp.ClientSession() as http:
+            yield http, [url_of(p) for p in processes]
+    finally:
+        for process in processes:
+            process.stop()
 
 
 async def poll(check: Callable[[], Awaitable[bool]], deadline_s: float, what: str) -> float:

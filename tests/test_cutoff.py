@@ -6,27 +6,18 @@ from __future__ import annotations
 import asyncio
 import json
 
-import aiohttp
 import pytest
 
 from tests.conftest import ADMIN_HEADERS
-from tests.gateway_process import GatewayProcess
-from tests.processes import Stream, gateway_env, new_key, url_of
+from tests.processes import Stream, new_key, two_gateways
 
 LONG = "fake:usage=5,5 fake:stall=60"
 
 
 @pytest.fixture
 async def two(database_url, fakes, tmp_path):
-    processes = [
-        GatewayProcess(gateway_env(database_url, fakes["openai"].base_url, tmp_path / name))
-        for name in ("a", "b")
-    ]
-    await asyncio.gather(*(asyncio.to_thread(p.start) for p in processes))
-    async with aiohttp.ClientSession() as http:
-        yield http, [url_of(p) for p in processes]
-    for process in processes:
-        process.stop()
+    async with two_gateways(database_url, fakes["openai"].base_url, tmp_path) as both:
+        yield both
 
 
 async def admin(http, base: str, method: str, path: str, **body) -> int:

@@ -7,6 +7,7 @@ import asyncio
 import math
 import secrets
 from collections import Counter
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
@@ -49,6 +50,23 @@ async def usage_rows(db: asyncpg.Connection) -> list[asyncpg.Record]:
 async def second_openai() -> Any:
     async with FakeUpstream("openai") as fake:
         yield fake
+
+
+@dataclass
+class Backup:
+    """A second OpenAI server behind `openai`, tried after the environment's (priority 1)."""
+
+    upstream: dict[str, Any]
+    server: FakeUpstream
+    key: str  # a customer's client key
+
+
+@pytest.fixture
+async def backup(gateway: TestClient, second_openai: FakeUpstream) -> Backup:
+    upstream = await add_upstream(gateway, provider="openai", base_url=second_openai.base_url,
+                                  api_key=new_key(), priority=1)  # fmt: skip
+    _, key = await create_customer(gateway)
+    return Backup(upstream, second_openai, key)
 
 
 async def chat(client: TestClient, key: str, text: str = "hi", model: str = "gpt-4o-mini"):
@@ -128,12 +146,9 @@ async def test_one_provider_speaks_one_wire_format(gateway: TestClient) -> None:
 
 
 async def test_a_429_fails_over_to_the_next_upstream_which_is_billed_and_named(
-    gateway: TestClient, fakes: dict[str, FakeUpstream], second_openai: FakeUpstream,
-    db: asyncpg.Connection,
-) -> None:  # fmt: skip
-    backup = await add_upstream(gateway, provider="openai", base_url=second_openai.base_url,
-                                api_key=new_key(), priority=1)  # fmt: skip
-    _, key = await create_customer(gateway)
+    gateway: TestClient, fakes: dict[str, FakeUpstream], backup: Backup, db: asyncpg.Connection
+) -> None:
+    key, second_openai = backup.key, backup.server
     first = fakes["openai"]
     first.fail_next(429, headers={"Retry-After": "30"})
     response = await chat(gateway, key, "fake:text=from_the_backup")
@@ -146,22 +161,20 @@ async def test_a_429_fails_over_to_the_next_upstream_which_is_billed_and_named(
     assert len(first.requests) == 1 and len(second_openai.requests) == 4
     rows = await usage_rows(db)
     assert [(r["upstream_id"], r["attempts"], r["status"]) for r in rows] == [
-        (backup["id"], 2, "ok"), *[(backup["id"], 1, "ok")] * 3]  # fmt: skip
+        (backup.upstream["id"], 2, "ok"), *[(backup.upstream["id"], 1, "ok")] * 3]  # fmt: skip
     assert all(r["cost_uc"] > 0 for r in rows)
     health = (await upstreams(gateway))["env-openai"]["health"]
     assert health["cooling_until"] is not None and health["errors_by_kind"] == {"rate_limited": 1}
     metrics = await (await gateway.get("/metrics")).text()
     attempts = 'kaixu_upstream_attempts_total{outcome="%s",provider="openai",upstream="%s"} %s'
     assert attempts % ("rate_limited", "env-openai", "1.0") in metrics
-    assert attempts % ("ok", backup["id"], "4.0") in metrics
+    assert attempts % ("ok", backup.upstream["id"], "4.0") in metrics
 
 
 async def test_a_cooled_upstream_is_tried_again_once_its_cool_down_ends(
-    gateway: TestClient, fakes: dict[str, FakeUpstream], second_openai: FakeUpstream,
-) -> None:  # fmt: skip
-    await add_upstream(gateway, provider="openai", base_url=second_openai.base_url,
-                       api_key=new_key(), priority=1)  # fmt: skip
-    _, key = await create_customer(gateway)
+    gateway: TestClient, fakes: dict[str, FakeUpstream], backup: Backup
+) -> None:
+    key = backup.key
     fakes["openai"].fail_next(503, headers={"Retry-After": "1"})
     assert (await chat(gateway, key)).status == 200
     assert len(fakes["openai"].requests) == 1
@@ -203,17 +216,13 @@ async def test_a_connect_error_and_anthropics_529_fail_over(
 
 
 async def test_a_client_fault_400_is_not_retried(
-    gateway: TestClient, fakes: dict[str, FakeUpstream], second_openai: FakeUpstream,
-    db: asyncpg.Connection,
-) -> None:  # fmt: skip
-    await add_upstream(gateway, provider="openai", base_url=second_openai.base_url,
-                       api_key=new_key(), priority=1)  # fmt: skip
-    _, key = await create_customer(gateway)
+    gateway: TestClient, fakes: dict[str, FakeUpstream], backup: Backup, db: asyncpg.Connection
+) -> None:
     fakes["openai"].fail_next(400)
-    response = await chat(gateway, key)
+    response = await chat(gateway, backup.key)
     assert response.status == 502
     assert "400" in (await response.json())["error"]["message"]
-    assert second_openai.requests == []
+    assert backup.server.requests == []
     rows = await usage_rows(db)
     assert [(r["upstream_id"], r["attempts"], r["status"]) for r in rows] == [
         ("env-openai", 1, "error")]  # fmt: skip
@@ -222,17 +231,13 @@ async def test_a_client_fault_400_is_not_retried(
 
 
 async def test_a_stream_cut_after_its_first_byte_is_not_retried(
-    gateway: TestClient, fakes: dict[str, FakeUpstream], second_openai: FakeUpstream,
-    db: asyncpg.Connection,
-) -> None:  # fmt: skip
-    await add_upstream(gateway, provider="openai", base_url=second_openai.base_url,
-                       api_key=new_key(), priority=1)  # fmt: skip
-    _, key = await create_customer(gateway)
+    gateway: TestClient, backup: Backup, db: asyncpg.Connection
+) -> None:
     body = chat_body("openai", "gpt-4o-mini", "fake:cut fake:text=one_two_three_four")
-    response = await gateway.post("/v1/gateway/stream", json=body, headers=bearer(key))
+    response = await gateway.post("/v1/gateway/stream", json=body, headers=bearer(backup.key))
     events = parse_sse(await response.read())
     assert events[0][0] == "meta" and events[-1][0] == "error"
-    assert second_openai.requests == []
+    assert backup.server.requests == []
     rows = await usage_rows(db)
     assert [(r["upstream_id"], r["attempts"], r["status"]) for r in rows] == [
         ("env-openai", 1, "error")]  # fmt: skip
@@ -298,9 +303,19 @@ async def test_a_new_openai_compatible_provider_works_everywhere_a_provider_does
                 await sdk.chat.completions.create(
                     model="groq/mixtral-8x7b", messages=[{"role": "user", "content": "hi"}]
                 )
+            responses = await sdk.responses.create(model=f"groq/{model}", input="fake:text=r")
+            assert responses.output_text == "r"
+        messages = await gateway.post(
+            "/anthropic/v1/messages", headers={"x-api-key": key},
+            json={"model": f"groq/{model}", "max_tokens": 20,
+                  "messages": [{"role": "user", "content": "fake:text=translated"}]},
+        )  # fmt: skip
+        assert messages.status == 200, await messages.text()
+        assert (await messages.json())["content"] == [{"type": "text", "text": "translated"}]
         assert groq.requests[0].json["model"] == model  # the prefix is the gateway's, not groq's
+        assert [r.path for r in groq.requests][-2:] == ["/v1/responses", "/v1/chat/completions"]
     rows = await usage_rows(db)
-    assert [(r["provider"], r["model"], r["status"]) for r in rows] == [("groq", model, "ok")] * 2
+    assert [(r["provider"], r["model"], r["status"]) for r in rows] == [("groq", model, "ok")] * 4
     # 10 input tokens at $0.59/1M and 1 output token at $0.79/1M, in micro-cents.
     assert rows[0]["cost_uc"] == 10 * 59 + 79
     cid = customer["id"]
@@ -313,7 +328,7 @@ async def test_a_new_openai_compatible_provider_works_everywhere_a_provider_does
     assert [(line["provider"], line["model"]) for line in lines] == [("groq", model)]
     export = await gateway.get(f"/admin/api/exports/usage.csv?customer_id={cid}",
                                headers=ADMIN_HEADERS)  # fmt: skip
-    assert (await export.text()).count(",groq,") == 2
+    assert (await export.text()).count(",groq,") == 4
 
 
 async def test_no_upstream_key_reaches_a_client_even_when_the_upstream_quotes_it(

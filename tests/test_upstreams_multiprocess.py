@@ -3,16 +3,13 @@ and the health the admin shows is every live process's, merged."""
 
 from __future__ import annotations
 
-import asyncio
-
 import aiohttp
 import pytest
 
 from tests.conftest import ADMIN_HEADERS
 from tests.fakes import FakeUpstream
-from tests.gateway_process import GatewayProcess
 from tests.helpers import bearer
-from tests.processes import gateway_env, new_key, poll, url_of
+from tests.processes import new_key, poll, two_gateways
 from tests.test_upstreams import new_key as new_upstream_key
 
 MODEL = "llama-3.3-70b-versatile"
@@ -21,15 +18,8 @@ PRICE = {"provider": "groq", "model": MODEL, "input": 0.59, "output": 0.79}
 
 @pytest.fixture
 async def two(database_url, fakes, tmp_path):
-    processes = [
-        GatewayProcess(gateway_env(database_url, fakes["openai"].base_url, tmp_path / name))
-        for name in ("a", "b")
-    ]
-    await asyncio.gather(*(asyncio.to_thread(p.start) for p in processes))
-    async with aiohttp.ClientSession() as http:
-        yield http, [url_of(p) for p in processes]
-    for process in processes:
-        process.stop()
+    async with two_gateways(database_url, fakes["openai"].base_url, tmp_path) as both:
+        yield both
 
 
 async def admin(http: aiohttp.ClientSession, url: str, method: str, **body) -> dict:
