@@ -11,6 +11,7 @@ import { DevicesPanel } from "./panels/devices.js";
 import { ExportsPanel } from "./panels/exports.js";
 import { AuditPanel } from "./panels/audit.js";
 import { PricingPanel } from "./panels/pricing.js";
+import { UpstreamsPanel } from "./panels/upstreams.js";
 import { IntegrationPanel } from "./panels/integration.js";
 
 const PANELS = [
@@ -22,6 +23,7 @@ const PANELS = [
   { id: "exports", title: "Exports & invoices", component: ExportsPanel },
   { id: "audit", title: "Audit", component: AuditPanel },
   { id: "pricing", title: "Pricing", component: PricingPanel },
+  { id: "upstreams", title: "Upstreams", component: UpstreamsPanel },
   { id: "integration", title: "Integration", component: IntegrationPanel },
 ];
 const SELECTED_KEY = "kaixu.admin.customer";

@@ -64,6 +64,20 @@ export function formatTime(iso) {
   return `${date.toISOString().slice(0, 16).replace("T", " ")} UTC`;
 }
 
+/** "14:03:22 UTC": the time of day alone, for moments minutes away (a cool-down's end). */
+export function formatClock(iso) {
+  if (!iso) return "—";
+  const date = new Date(iso);
+  if (Number.isNaN(date.getTime())) return iso;
+  return `${date.toISOString().slice(11, 19)} UTC`;
+}
+
+/** A 0–1 rate as "98.5 %" ("100 %", "0 %"); "—" when there is none. */
+export function formatPercent(rate) {
+  if (rate === null || rate === undefined) return "—";
+  return `${(Number(rate) * 100).toFixed(1).replace(/\.0$/, "")} %`;
+}
+
 /** The current month in UTC, "YYYY-MM". */
 export function currentMonth() {
   return new Date().toISOString().slice(0, 7);

@@ -1,7 +1,7 @@
 // Labelled form fields, and the policy fields that customers and keys share (allowlists).
 import { html, useId } from "../vendor/imports.js";
-
-export const PROVIDERS = ["openai", "anthropic", "gemini", "demo"];
+import { providerNames, useProviderNames } from "./providers.js";
+import { errorText } from "./ui.js";
 
 /** A labelled input (or `as="select"`/`"textarea"`), with an optional hint tied to it. */
 export function Field({ label, hint, as = "input", children, className = "", ...input }) {
@@ -30,17 +30,23 @@ export function Checkbox({ label, hint, checked, onChange, ...rest }) {
   </div>`;
 }
 
-/** Allowed providers as checkboxes; none ticked means no restriction (null). */
+/**
+ * Allowed providers as checkboxes; none ticked means no restriction (null). The choices are the
+ * built-in providers, those of the upstreams and prices, and any the list already holds (so
+ * saving never drops a name nothing serves any more).
+ */
 export function ProvidersField({ value, onChange, legend = "Allowed providers" }) {
   const chosen = value || [];
+  const known = useProviderNames();
+  const names = providerNames(known.names, chosen);
   const toggle = (provider, on) => {
-    const next = PROVIDERS.filter((p) => (p === provider ? on : chosen.includes(p)));
+    const next = names.filter((p) => (p === provider ? on : chosen.includes(p)));
     onChange(next.length ? next : null);
   };
   return html`<fieldset class="field providers">
     <legend>${legend}</legend>
     <div class="checks">
-      ${PROVIDERS.map(
+      ${names.map(
         (provider) => html`<label class="check">
           <input type="checkbox" checked=${chosen.includes(provider)}
             onChange=${(event) => toggle(provider, event.target.checked)} />
@@ -49,5 +55,7 @@ export function ProvidersField({ value, onChange, legend = "Allowed providers" }
       )}
     </div>
     <p class="hint">None ticked: every provider is allowed.</p>
+    ${known.error && html`<p class="hint warning">Only the built-in providers are listed: the
+      upstreams' and prices' could not be loaded (${errorText(known.error)}).</p>`}
   </fieldset>`;
 }

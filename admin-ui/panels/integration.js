@@ -1,8 +1,9 @@
-// Integration: how apps call this gateway — endpoints, the request, the SSE events, examples
-// filled in with this gateway's own URL.
-import { html } from "../vendor/imports.js";
+// Integration: how apps call this gateway — endpoints, the providers and models it serves, the
+// request, the SSE events, examples filled in with this gateway's own URL.
+import { html, useMemo, useState } from "../vendor/imports.js";
+import { api } from "../api.js";
 import { GATEWAY_URL } from "../config.js";
-import { Card, CopyButton, PanelHeader, Table } from "../components/ui.js";
+import { Badge, Card, CopyButton, Empty, ErrorText, Loading, PanelHeader, Table, useAsync, usePaged } from "../components/ui.js";
 
 function Code({ label, text }) {
   return html`<div class="code-block">
@@ -55,6 +56,11 @@ const ERRORS = [
 
 export function IntegrationPanel() {
   const base = GATEWAY_URL;
+  const catalog = useAsync(loadCatalog, []);
+  // The providers a request can name right now: those with an enabled upstream.
+  const callable = catalog.data
+    ? [...new Set(catalog.data.upstreams.filter((u) => u.enabled).map((u) => u.provider))]
+    : ["openai", "anthropic", "gemini"];
   const endpoints = [
     ["POST", "/v1/gateway/chat", "one answer as JSON"],
     ["POST", "/v1/gateway/stream", "the answer as Server-Sent Events"],
@@ -116,9 +122,10 @@ console.log(reply.choices[0].message.content);`;
           <td><code class="url">${path.includes("·") ? path : base + path}</code></td><td class="wrap">${what}</td></tr>`)}
       <//>
     <//>
+    <${ModelsCard} catalog=${catalog} />
     <${Card} title="The normalized request" id="integration-request-title">
         <p class="muted small">For <code>/v1/gateway/chat</code> and <code>/v1/gateway/stream</code>. <code>provider</code>:
-          openai, anthropic or gemini; <code>max_tokens</code> is optional (a server default
+          ${callable.join(", ")} (see “Providers and models”); <code>max_tokens</code> is optional (a server default
           applies); <code>temperature</code> is optional, 0–2.</p>
         <${Code} label="Request body (JSON)" text=${REQUEST} />
         <${Code} label="Chat response (200)" text=${RESPONSE} />
@@ -144,4 +151,57 @@ console.log(reply.choices[0].message.content);`;
       <//>
     <//>
   `;
+}
+
+async function loadCatalog() {
+  const [pricing, upstreams] = await Promise.all([api("GET", "/pricing"), api("GET", "/upstreams")]);
+  return { prices: pricing.prices, upstreams: upstreams.upstreams };
+}
+
+function serves(upstream, model) {
+  if (!upstream.models) return true;
+  return upstream.models.some((p) => (p.endsWith("*") ? model.startsWith(p.slice(0, -1)) : model === p));
+}
+
+/**
+ * Every priced model with the id apps put in `model`, and which enabled upstreams answer it: a
+ * priced model nothing serves cannot be called (it is not in /v1/models either).
+ */
+function ModelsCard({ catalog }) {
+  const [filter, setFilter] = useState("");
+  const rows = useMemo(() => {
+    if (!catalog.data) return [];
+    const { prices, upstreams } = catalog.data;
+    const needle = filter.trim().toLowerCase();
+    return prices
+      .map((p) => ({
+        id: `${p.provider}/${p.model}`,
+        provider: p.provider,
+        servedBy: upstreams.filter((u) => u.enabled && u.provider === p.provider && serves(u, p.model)),
+      }))
+      .filter((row) => !needle || row.id.toLowerCase().includes(needle));
+  }, [catalog.data, filter]);
+  const paged = usePaged(rows, 25);
+  const search = html`<div class="search"><label for="models-filter" class="visually-hidden">Filter models</label>
+    <input id="models-filter" type="search" placeholder="Filter by provider or model" value=${filter}
+      onInput=${(e) => { setFilter(e.target.value); paged.reset(); }} /></div>`;
+
+  return html`<${Card} title="Providers and models" id="integration-models-title" actions=${search}>
+    <p class="muted small">On <code>/v1/chat/completions</code> a model is named <code>provider/model</code>, as
+      <code>/v1/models</code> lists it (a bare name works when a single provider prices it); the native
+      routes take the two apart. Upstreams are set in <a href="#upstreams">Upstreams</a>, prices in
+      <a href="#pricing">Pricing</a>.</p>
+    <${ErrorText} error=${catalog.error} />
+    ${!catalog.data ? !catalog.error && html`<${Loading} />`
+      : rows.length ? html`<${Table} label="Models" head=${["Model id", "Provider", "Served by"]}>
+          ${paged.rows.map((row) => html`<tr data-model=${row.id}>
+            <td><code>${row.id}</code></td>
+            <td>${row.provider}</td>
+            <td class="wrap">${row.provider === "demo" ? html`<span class="muted">the gateway itself, when in demo mode</span>`
+              : row.servedBy.length ? row.servedBy.map((u) => u.label || u.provider).join(", ")
+              : html`<${Badge} kind="warn">no enabled upstream<//> <span class="muted small">cannot be called</span>`}</td>
+          </tr>`)}
+        <//>${paged.pager}`
+      : html`<${Empty} title="No priced model matches." />`}
+  <//>`;
 }

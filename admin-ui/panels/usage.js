@@ -25,6 +25,9 @@ export function UsagePanel({ app }) {
     [cid, month, keyId, cursor],
   );
   const keyNames = useKeyNames(keys.data && keys.data.keys);
+  // Names for the upstream column; a deleted upstream is shown by its id.
+  const upstreams = useAsync(() => api("GET", "/upstreams"), []);
+  const upstreamNames = new Map(((upstreams.data && upstreams.data.upstreams) || []).map((u) => [u.id, u]));
   const data = usage.data;
   const restart = (fn) => (event) => {
     fn(event.target.value);
@@ -69,11 +72,12 @@ export function UsagePanel({ app }) {
         <//>
         <${Card} title="Requests" id="usage-events-title">
           ${data.events.length
-            ? html`<${Table} label="Requests" head=${["Time", "Key", "Provider", "Model", "Input tokens", "Output tokens", "Cost", "Status", "Latency", "Install id", "Request id"]}>
+            ? html`<${Table} label="Requests" head=${["Time", "Key", "Provider", "Model", "Upstream", "Input tokens", "Output tokens", "Cost", "Status", "Latency", "Install id", "Request id"]}>
                 ${data.events.map((e) => html`<tr>
                   <td><${Time} iso=${e.time} /></td>
                   <td>${keyNames.get(e.key_id) || e.key_id}</td>
                   <td>${e.provider}</td><td>${e.model}</td>
+                  <td><${UpstreamCell} event=${e} upstream=${upstreamNames.get(e.upstream_id)} listed=${Boolean(upstreams.data)} /></td>
                   <td class="num">${formatInt(e.input_tokens)}</td>
                   <td class="num">${formatInt(e.output_tokens)}</td>
                   <td class="num"><${Money} cents=${e.cost_cents} /></td>
@@ -93,6 +97,14 @@ export function UsagePanel({ app }) {
       `}
     `}
   `;
+}
+
+/** Who answered: the upstream's label (or provider) and, after a failover, how many tries. */
+function UpstreamCell({ event: e, upstream, listed }) {
+  if (!e.upstream_id) return html`<span class="muted">—</span>`;
+  const name = upstream ? upstream.label || upstream.provider : `${e.upstream_id}${listed ? " (deleted)" : ""}`;
+  return html`<span title=${e.upstream_id}>${name}</span>${e.attempts > 1 && html` <${Badge} kind="warn"
+    title=${`${e.attempts - 1} upstream(s) failed before this one answered`}>${e.attempts} attempts<//>`}`;
 }
 
 function share(part, whole) {

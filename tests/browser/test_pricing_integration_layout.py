@@ -92,6 +92,7 @@ PANELS = {
     "Exports & invoices": "text=Download usage CSV",
     "Audit": "table",
     "Pricing": "table",
+    "Upstreams": "table",
     "Integration": "pre",
 }
 
