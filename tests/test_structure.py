@@ -14,7 +14,7 @@ MAX_MODULE_LINES = 400
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("core",),
     ("db",),
-    ("proxy.infra", "proxy.providers"),
+    ("proxy.infra", "proxy.providers", "proxy.upstreams"),
     ("proxy.ledger",),
     ("proxy.state",),
     ("proxy.http",),

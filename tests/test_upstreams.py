@@ -360,3 +360,23 @@ def error_quoting(key: str, status: int) -> web.Response:
         "error": {"message": message, "type": "invalid_request_error", "code": "invalid_api_key"}
     }
     return web.json_response(body, status=status)
+
+
+async def test_the_test_route_calls_that_upstream_alone_and_counts_in_its_health(
+    gateway: TestClient, fakes: dict[str, FakeUpstream], backup: Backup
+) -> None:
+    fakes["openai"].fail_next(503, headers={"Retry-After": "300"})
+    assert (await chat(gateway, backup.key)).status == 200  # served by the backup
+    assert (await upstreams(gateway))["env-openai"]["health"]["cooling_until"] is not None
+    tested = await gateway.post(f"{UPSTREAMS}/env-openai/test", json={}, headers=ADMIN_HEADERS)
+    result = (await tested.json())["result"]
+    assert result["ok"] is True and result["status"] == 200 and result["text"]
+    assert fakes["openai"].requests[-1].json["max_completion_tokens"] == 1
+    assert len(fakes["openai"].requests) == 2 and len(backup.server.requests) == 1
+    # The fixed upstream is back in use at once: its cool-down ended with the test.
+    assert (await upstreams(gateway))["env-openai"]["health"]["cooling_until"] is None
+    only_llama = await add_upstream(gateway, provider="openai", base_url=backup.server.base_url,
+                                    api_key=new_key(), models=["llama-*"])  # fmt: skip
+    refused = await gateway.post(f"{UPSTREAMS}/{only_llama['id']}/test",
+                                 json={"model": "gpt-4o"}, headers=ADMIN_HEADERS)  # fmt: skip
+    assert refused.status == 400 and (await refused.json())["error"]["param"] == "model"

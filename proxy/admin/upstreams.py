@@ -14,7 +14,7 @@ import asyncpg
 from aiohttp import web
 
 from core.chat import ChatRequest, text_message
-from core.errors import Conflict, GatewayError, InvalidRequest, NotFound
+from core.errors import Conflict, GatewayError, InvalidRequest, NotFound, UpstreamError
 from core.events import TextDelta
 from core.upstreams import DEMO_PROVIDER, UpstreamSpec, default_api, env_upstream_id
 from db import upstreams as db_upstreams
@@ -26,7 +26,8 @@ from proxy.admin.validation import invalid, path_id, read_object, text
 from proxy.http.responses import json_response
 from proxy.infra.secretbox import SecretBox
 from proxy.state import DB_POOL, PRICE_BOOK, PROCESS_ID, UPSTREAMS
-from proxy.upstreams.health import merge
+from proxy.upstreams.health import TIMEOUT, merge
+from proxy.upstreams.pool import failure_kind
 from proxy.upstreams.registry import Upstreams, seal_headers
 
 routes = Api()
@@ -253,6 +254,8 @@ def _test_model(request: web.Request, registry: Upstreams, uid: str, given: str 
     of its provider that it serves."""
     spec = registry.live[uid].spec
     if given is not None:
+        if not spec.serves(given):
+            raise invalid("model", "is not one this upstream serves (its models patterns)")
         return given
     exact = [m for m in spec.models or () if not m.endswith("*")]
     priced = [p.model for p in request.config_dict[PRICE_BOOK].table.models(spec.provider)]
@@ -290,12 +293,18 @@ async def test_upstream(request: web.Request) -> web.Response:
             events = [event async for event in upstream.transport.events(prepared)]
         text_out = "".join(e.text for e in events if isinstance(e, TextDelta))
         result.update(ok=True, status=200, text=text_out)
+        # A real attempt: it counts in the health, and a success ends a cool-down (an
+        # operator who fixed a key sees it in use again at once).
+        upstream.health.succeeded(time.perf_counter() - started)
     except InvalidRequest:
         raise
     except GatewayError as exc:
         result.update(error=exc.message, status=getattr(exc, "upstream_status", None))
+        retry_after = exc.retry_after_s if isinstance(exc, UpstreamError) else None
+        upstream.health.failed(failure_kind(exc)[0], exc.message, retry_after)
     except TimeoutError:
         result.update(error=f"no answer within {TEST_TIMEOUT_S:g} s")
+        upstream.health.failed(TIMEOUT, result["error"])
     result["latency_ms"] = round((time.perf_counter() - started) * 1000)
     async with request.config_dict[DB_POOL].acquire() as conn:
         await audit.record(conn, request, "upstream.test", customer_id=None, target=uid,

@@ -44,7 +44,8 @@ def split_model(request: web.Request, value: object) -> tuple[str, str]:
     named = named_provider(name, enabled)
     if named is not None:
         return named
-    providers = [p for p in request.app[PRICE_BOOK].table.providers_for(name) if p in enabled]
+    table = request.app[PRICE_BOOK].table
+    providers = [p for p in table.providers_for(name) if p in enabled and enabled[p].serves(name)]
     if not providers:
         raise errors.ModelNotPriced(
             f"No price is known for model {name!r}; name its provider, e.g. 'openai/{name}'."
