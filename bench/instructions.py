@@ -4,6 +4,10 @@ test client in the same process) under `valgrind --tool=callgrind`; the instruct
 request are the difference between two N, divided by their difference.
 
     python bench/instructions.py DSN [--tree PATH] [--route chat|stream] [--counts 100,300]
+                                     [--upstreams N]
+
+`--upstreams N` measures the OpenAI path instead: a fake OpenAI server in the same process
+(its instructions are counted too, the same for every N) behind N upstreams.
 
 `--tree` measures another checkout (its code is imported instead of this one's): run it on two
 trees to compare them. DSN is a PostgreSQL server's maintenance database (`postgres`); each
@@ -29,22 +33,37 @@ from aiohttp.test_utils import TestClient, TestServer
 from core.settings import Settings
 from proxy.app import create_app
 
-async def main(dsn, path, n, data):
+async def main(dsn, path, n, data, upstreams):
     settings = Settings(database_url=dsn, demo_provider=True, admin_password="bench-password",
                         secret="b" * 40, data_dir=Path(data), log_level="WARNING")
+    body = {"provider": "demo", "model": "demo-echo", "max_tokens": 16,
+            "messages": [{"role": "user", "content": "Say hello in a few words."}]}
+    fake = None
+    if upstreams:  # the OpenAI path: a fake OpenAI in this process, behind `upstreams` upstreams
+        from tests.fakes import FakeUpstream
+        fake = FakeUpstream("openai", record=False)
+        await fake.start()
+        settings = dataclasses.replace(settings, openai_api_key="sk-bench",
+                                       openai_base_url=fake.base_url)
+        body = {**body, "provider": "openai", "model": "gpt-4o-mini"}
+    admin = {"X-Admin-Password": "bench-password"}
     async with TestClient(TestServer(create_app(settings))) as client:
+        for i in range(1, upstreams):
+            added = await client.post("/admin/api/upstreams", headers=admin, json={
+                "provider": "openai", "base_url": fake.base_url, "api_key": f"sk-bench-{i}"})
+            assert added.status == 201, await added.text()
         made = await client.post("/admin/api/customers", json={"monthly_cap_cents": 100000},
-                                 headers={"X-Admin-Password": "bench-password"})
+                                 headers=admin)
         key = (await made.json())["key"]["key"]
-        body = {"provider": "demo", "model": "demo-echo", "max_tokens": 16,
-                "messages": [{"role": "user", "content": "Say hello in a few words."}]}
         for _ in range(n):
             auth = {"Authorization": "Bearer " + key}
             response = await client.post(path, json=body, headers=auth)
             assert response.status == 200, await response.text()
             await response.read()
+    if fake is not None:
+        await fake.close()
 
-asyncio.run(main(sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]))
+asyncio.run(main(sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], int(sys.argv[5])))
 """
 
 
@@ -61,11 +80,11 @@ def database(admin_dsn: str, name: str, tree: Path) -> str:
     return dsn
 
 
-def instructions(tree: Path, dsn: str, path: str, n: int) -> int:
+def instructions(tree: Path, dsn: str, path: str, n: int, upstreams: int) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "callgrind.out"
         argv = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}",
-                sys.executable, "-c", SERVE, dsn, path, str(n), tmp]  # fmt: skip
+                sys.executable, "-c", SERVE, dsn, path, str(n), tmp, str(upstreams)]  # fmt: skip
         env = {**os.environ, "PYTHONPATH": str(tree), "PYTHONHASHSEED": "0"}
         subprocess.run(argv, env=env, check=True, cwd=tree, capture_output=True)
         totals = re.search(r"^(?:summary|totals): (\d+)", out.read_text(), re.M)
@@ -79,15 +98,20 @@ def main() -> int:
     parser.add_argument("--tree", type=Path, default=Path(__file__).resolve().parent.parent)
     parser.add_argument("--route", choices=sorted(PATHS), default="chat")
     parser.add_argument("--counts", default="100,300")
+    what = "0: the demo provider; N: a fake OpenAI behind N upstreams"
+    parser.add_argument("--upstreams", type=int, default=0, help=what)
     args = parser.parse_args()
     low, high = (int(n) for n in args.counts.split(","))
     tree = args.tree.resolve()
     results = []
     for n in (low, high):
         dsn = database(args.dsn, f"kaixu_instructions_{tree.name}_{args.route}_{n}", tree)
-        results.append(instructions(tree, dsn, PATHS[args.route], n))
+        results.append(instructions(tree, dsn, PATHS[args.route], n, args.upstreams))
     per_request = (results[1] - results[0]) / (high - low)
-    print(f"{tree} {args.route}: {per_request:,.0f} instructions per request")
+    print(
+        f"{tree} {args.route} upstreams={args.upstreams}: {per_request:,.0f} instructions"
+        " per request"
+    )
     return 0
 
 
