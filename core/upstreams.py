@@ -82,6 +82,8 @@ def routing_order(candidates: Sequence[R], now: float, rng: random.Random | None
     one priority a weighted random order (each next one drawn with probability weight / the
     weights left); then the cooling ones, soonest recovered first, as a last resort rather than
     failing without trying."""
+    if len(candidates) == 1:  # the common case: nothing to order
+        return list(candidates)
     rng = rng or random
     ready = [c for c in candidates if c.cooling_until <= now]
     cooling = [c for c in candidates if c.cooling_until > now]

@@ -15,7 +15,8 @@ from proxy.admin.resources import LONG_PRICES, PRICE, REQUIRED_PRICES
 from proxy.admin.routing import Api
 from proxy.admin.validation import invalid, read_object
 from proxy.http.responses import json_response
-from proxy.state import DB_POOL
+from proxy.infra.invalidation import reload_prices
+from proxy.state import DB_POOL, PRICE_BOOK
 
 routes = Api()
 
@@ -99,4 +100,7 @@ async def put_pricing(request: web.Request) -> web.Response:
             conn, request, "pricing.replace", customer_id=None, target="prices",
             before={"prices": before}, after={"prices": after},
         )  # fmt: skip
+    # This process prices by the new table at once (the NOTIFY tells the others, and this one
+    # again a moment later): a call made right after the PUT is priced by it.
+    await reload_prices(request.config_dict[DB_POOL], request.config_dict[PRICE_BOOK])
     return json_response({"prices": after})

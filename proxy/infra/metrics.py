@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
@@ -60,13 +62,31 @@ class Metrics:
             registry=self.registry,
         )
 
+        # labels() validates and locks on every call: each set of children is looked up once.
+        self._http: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+        self._upstream: dict[tuple[str, str, str], tuple[Any, Any]] = {}
+
     def upstream_attempt(self, provider: str, upstream: str, outcome: str, seconds: float) -> None:
-        self.upstream_attempts.labels(provider, upstream, outcome).inc()
-        self.upstream_latency.labels(provider, upstream).observe(seconds)
+        key = (provider, upstream, outcome)
+        children = self._upstream.get(key)
+        if children is None:
+            children = self._upstream[key] = (
+                self.upstream_attempts.labels(provider, upstream, outcome),
+                self.upstream_latency.labels(provider, upstream),
+            )
+        children[0].inc()
+        children[1].observe(seconds)
 
     def observe(self, route: str, method: str, status: int, seconds: float) -> None:
-        self.requests.labels(route, method, str(status)).inc()
-        self.latency.labels(route).observe(seconds)
+        key = (route, method, status)
+        children = self._http.get(key)
+        if children is None:
+            children = self._http[key] = (
+                self.requests.labels(route, method, str(status)),
+                self.latency.labels(route),
+            )
+        children[0].inc()
+        children[1].observe(seconds)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

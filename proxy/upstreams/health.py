@@ -15,7 +15,7 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from statistics import median
-from typing import Any
+from typing import Any, NamedTuple
 
 WINDOW = 200  # outcomes kept per upstream
 WINDOW_S = 900.0  # the health shown covers the last 15 minutes
@@ -35,8 +35,7 @@ MID_STREAM = "mid_stream"
 BAD_ANSWER = "bad_answer"
 
 
-@dataclass(frozen=True, slots=True)
-class Outcome:
+class Outcome(NamedTuple):  # a tuple: one is made per attempt, on the hot path
     at: float  # wall clock
     ok: bool
     latency_ms: int | None

@@ -105,7 +105,9 @@ class ProviderPool:
     def _check_served(self, model: str) -> HttpProvider:
         """Before anything is reserved: a model no upstream is set up for is the client's 400;
         one whose upstreams are all disabled is the gateway's 502."""
-        configured = [u for u in self.upstreams if u.spec.serves(model)]
+        configured = self.upstreams  # the common case: one upstream for every model
+        if len(configured) > 1 or configured[0].spec.models is not None:
+            configured = [u for u in self.upstreams if u.spec.serves(model)]
         if not configured:
             raise errors.InvalidRequest(
                 f"Provider {self.name!r} does not serve model {model!r} on this gateway.",
