@@ -72,19 +72,28 @@ class Health:
         return time.time() + left if left > 0 else None
 
     def snapshot(self) -> dict[str, Any]:
-        """What this process shares (JSON): counts and latencies of the window, cooling."""
+        """What this process shares (JSON): counts and latencies of the window, cooling. One
+        pass, newest first (it runs with every heartbeat)."""
         since = time.time() - WINDOW_S
-        recent = [o for o in self.outcomes if o.at >= since]
+        ok = failed = 0
         errors: dict[str, int] = {}
-        for outcome in recent:
-            if not outcome.ok and outcome.kind:
-                errors[outcome.kind] = errors.get(outcome.kind, 0) + 1
-        latencies = [o.latency_ms for o in recent if o.latency_ms is not None]
+        latencies: list[int] = []
+        for at, succeeded, latency_ms, kind in reversed(self.outcomes):
+            if at < since:
+                break  # older ones are older still
+            if succeeded:
+                ok += 1
+                if len(latencies) < LATENCIES_SHARED:
+                    latencies.append(latency_ms or 0)
+            else:
+                failed += 1
+                if kind:
+                    errors[kind] = errors.get(kind, 0) + 1
         return {
-            "ok": sum(o.ok for o in recent),
-            "failed": sum(not o.ok for o in recent),
+            "ok": ok,
+            "failed": failed,
             "errors": errors,
-            "latencies_ms": latencies[-LATENCIES_SHARED:],
+            "latencies_ms": latencies,
             "cooling_until": self.cooling_until_wall(),
             "last_error": self.last_error,
             "last_error_at": self.last_error_at,
