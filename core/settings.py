@@ -22,6 +22,10 @@ ENVIRONMENTS = ("development", "production")
 @dataclasses.dataclass(frozen=True, slots=True)
 class Settings:
     database_url: str | None = None
+    # LISTEN/NOTIFY, migrations and session locks, when database_url is a transaction-pooling
+    # PgBouncer (then its pool keeps no prepared statements: docs/scaling.md).
+    database_direct_url: str | None = None
+    database_read_url: str | None = None  # a replica for the admin's heavy reads
     data_dir: Path = Path(".data")
     environment: str = "development"
     admin_password: str | None = None
@@ -59,6 +63,17 @@ class Settings:
     image_fetch_timeout_s: float = 10.0
     image_fetch_max_bytes: int = 20 * 1024 * 1024
     image_fetch_allow_hosts: frozenset[str] = frozenset()  # plain http and any address: tests
+
+    @property
+    def direct_database_url(self) -> str | None:
+        return self.database_direct_url or self.database_url
+
+    @property
+    def behind_pgbouncer(self) -> bool:
+        """DATABASE_URL goes through a transaction-pooling PgBouncer (a direct URL is given)."""
+        return (
+            self.database_direct_url is not None and self.database_direct_url != self.database_url
+        )
 
     @property
     def is_production(self) -> bool:
@@ -151,14 +166,14 @@ def _http_url(env: Mapping[str, str], name: str, default: str | None) -> str | N
     return raw.rstrip("/")
 
 
-def _database_url(env: Mapping[str, str]) -> str | None:
-    raw = _text(env, "DATABASE_URL")
+def _database_url(env: Mapping[str, str], name: str = "DATABASE_URL") -> str | None:
+    raw = _text(env, name)
     if raw is None:
         return None
     scheme = urlsplit(raw).scheme
     if scheme not in ("postgres", "postgresql"):
         raise SettingsError(
-            f"DATABASE_URL must start with postgresql:// or postgres://, got scheme {scheme!r}"
+            f"{name} must start with postgresql:// or postgres://, got scheme {scheme!r}"
         )
     return raw
 
@@ -201,6 +216,8 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         )
     settings = Settings(
         database_url=_database_url(env),
+        database_direct_url=_database_url(env, "DATABASE_DIRECT_URL"),
+        database_read_url=_database_url(env, "DATABASE_READ_URL"),
         data_dir=Path(_text(env, "DATA_DIR") or ".data"),
         environment=environment,
         admin_password=_text(env, "ADMIN_PASSWORD"),
@@ -263,6 +280,10 @@ def load_settings(env: Mapping[str, str]) -> Settings:
             if h.strip()
         ),
     )
+    if settings.database_url is None and (
+        settings.database_direct_url or settings.database_read_url
+    ):
+        raise SettingsError("DATABASE_DIRECT_URL and DATABASE_READ_URL need a DATABASE_URL")
     if settings.default_max_tokens > settings.max_tokens_limit:
         raise SettingsError("DEFAULT_MAX_TOKENS must not exceed MAX_TOKENS_LIMIT")
     if settings.db_pool_min > settings.db_pool_max:

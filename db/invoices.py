@@ -25,8 +25,8 @@ AND t.created_at < ($2::date + interval '1 month') AT TIME ZONE 'UTC'"""
 
 SELECT_FIGURES = f"""
 SELECT c.id, c.name, c.plan, c.monthly_cap_uc, c.extra_uc, now() AS created_at,
-       (SELECT coalesce(sum(u.cost_uc), 0) FROM usage_events u
-        WHERE u.customer_id = c.id AND u.month = $2)::bigint AS usage_uc,
+       (SELECT coalesce(sum(r.cost_uc), 0) FROM usage_rollups r
+        WHERE r.customer_id = c.id AND r.month = $2)::bigint AS usage_uc,
        coalesce(cm.spent_uc, 0) AS spent_uc,
        coalesce(cm.credit_used_uc, 0) AS credit_used_uc,
        (SELECT coalesce(sum(t.amount_uc), 0) FROM topups t
@@ -37,16 +37,18 @@ FROM customers c
 LEFT JOIN customer_months cm ON cm.customer_id = c.id AND cm.month = $2
 WHERE c.id = $1
 """
+# From the rollups (equal to the rows: db/sql/rollups.sql), not the month's rows.
 SELECT_LINE_ITEMS = """
-SELECT provider, model, count(*) AS requests,
+SELECT provider, model, sum(requests)::bigint AS requests,
        sum(input_tokens)::bigint AS input_tokens,
        sum(cached_input_tokens)::bigint AS cached_input_tokens,
        sum(cache_write_tokens)::bigint AS cache_write_tokens,
        sum(output_tokens)::bigint AS output_tokens,
        sum(cost_uc)::bigint AS cost_uc
-FROM usage_events
+FROM usage_rollups
 WHERE customer_id = $1 AND month = $2
 GROUP BY provider, model
+HAVING sum(requests) > 0
 ORDER BY provider, model
 """
 SELECT_MONTH_TOPUPS = f"""

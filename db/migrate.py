@@ -21,7 +21,7 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 SQL_DIR = Path(__file__).resolve().parent / "sql"
 # A fixed order: a file may use what the files before it define (SQL-language functions and
 # views are checked when created; PL/pgSQL bodies only when first run).
-SQL_FILES = ("keys.sql", "ledger.sql", "limits.sql")
+SQL_FILES = ("keys.sql", "ledger.sql", "limits.sql", "rollups.sql")
 # An advisory lock (unlike yoyo's lock table) is released by the server if the holder dies.
 _MIGRATION_LOCK_ID = 0x4B41495855  # "KAIXU"
 
@@ -41,6 +41,8 @@ def apply_live_sql(conn: psycopg.Connection) -> None:
     with conn.transaction():
         for name in SQL_FILES:
             conn.execute((SQL_DIR / name).read_text(encoding="utf-8"))
+        # Under the lock rollups.sql's triggers took: the rows that predate them, once.
+        conn.execute("SELECT kaixu_rollups_backfill()")
 
 
 def wait_for_database(dsn: str, timeout_s: float = 300.0) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import asyncpg
 import orjson
@@ -37,8 +39,12 @@ async def _keep_session(conn: asyncpg.Connection) -> None:
 
 
 async def create_pool(
-    dsn: str, *, min_size: int, max_size: int, command_timeout: float
+    dsn: str, *, min_size: int, max_size: int, command_timeout: float, pooled: bool = False
 ) -> asyncpg.Pool:
+    """`pooled`: `dsn` is a transaction-pooling PgBouncer, which keeps no prepared statement
+    from one transaction to the next (1.18 does not track them): asyncpg then caches none.
+    Its unnamed statements still work there: it sends Parse/Describe with a Flush, not a Sync,
+    so the Bind/Execute that follow reach the same server connection."""
     return await asyncpg.create_pool(
         dsn,
         min_size=min_size,
@@ -49,4 +55,24 @@ async def create_pool(
         # Connections broken by a database restart are dropped and re-made on the next acquire.
         max_inactive_connection_lifetime=60.0,
         server_settings={"application_name": "kaixu-gateway"},
+        statement_cache_size=0 if pooled else 100,
     )
+
+
+@asynccontextmanager
+async def session_connection(
+    pool: asyncpg.Pool, direct_dsn: str | None
+) -> AsyncIterator[asyncpg.Connection]:
+    """A connection whose server session is the caller's for as long as it is held (a session
+    advisory lock): one of the pool's, or, when the pool is a transaction pooler
+    (`direct_dsn` given), a direct connection of its own, closed after."""
+    if direct_dsn is None:
+        async with pool.acquire() as conn:
+            yield conn
+        return
+    conn = await asyncpg.connect(direct_dsn, server_settings={"application_name": "kaixu-gateway"})
+    try:
+        await _init_connection(conn)
+        yield conn
+    finally:
+        await conn.close()

@@ -31,14 +31,19 @@ WHERE k.id = $2 AND k.customer_id = $1
 EVENTS_OF = """
 FROM usage_events
 WHERE customer_id = $1 AND month = $2 AND ($3::text IS NULL OR key_id = $3)"""
+# Totals and breakdowns read the rollups (kept equal to the rows: db/sql/rollups.sql), never
+# the month's rows: a few rows per day and model instead of millions.
+ROLLUPS_OF = """
+FROM usage_rollups
+WHERE customer_id = $1 AND month = $2 AND ($3::text IS NULL OR key_id = $3)"""
 SELECT_TOTALS = f"""
-SELECT count(*) AS requests,
+SELECT coalesce(sum(requests), 0)::bigint AS requests,
        coalesce(sum(input_tokens), 0)::bigint AS input_tokens,
        coalesce(sum(cached_input_tokens), 0)::bigint AS cached_input_tokens,
        coalesce(sum(cache_write_tokens), 0)::bigint AS cache_write_tokens,
        coalesce(sum(output_tokens), 0)::bigint AS output_tokens,
        coalesce(sum(cost_uc), 0)::bigint AS cost_uc
-{EVENTS_OF}
+{ROLLUPS_OF}
 """
 SELECT_EVENTS = f"""
 SELECT id, created_at, key_id, install_id, provider, model, input_tokens, cached_input_tokens,
@@ -49,19 +54,20 @@ ORDER BY id DESC
 LIMIT $5
 """
 SELECT_BY_DAY = f"""
-SELECT (created_at AT TIME ZONE 'UTC')::date AS day, count(*) AS requests,
-       coalesce(sum(cost_uc), 0)::bigint AS cost_uc
-{EVENTS_OF}
-GROUP BY 1
-ORDER BY 1
+SELECT day, sum(requests)::bigint AS requests, coalesce(sum(cost_uc), 0)::bigint AS cost_uc
+{ROLLUPS_OF}
+GROUP BY day
+HAVING sum(requests) > 0
+ORDER BY day
 """
 SELECT_BY_MODEL = f"""
-SELECT provider, model, count(*) AS requests,
+SELECT provider, model, sum(requests)::bigint AS requests,
        coalesce(sum(input_tokens), 0)::bigint AS input_tokens,
        coalesce(sum(output_tokens), 0)::bigint AS output_tokens,
        coalesce(sum(cost_uc), 0)::bigint AS cost_uc
-{EVENTS_OF}
+{ROLLUPS_OF}
 GROUP BY provider, model
+HAVING sum(requests) > 0
 ORDER BY provider, model
 """
 

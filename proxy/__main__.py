@@ -1,5 +1,5 @@
-"""Entry point: `python -m proxy [serve|migrate|rollback|upstreams reencrypt]`; the only reader
-of the environment."""
+"""Entry point: `python -m proxy [serve|migrate|rollback|upstreams reencrypt|rollups check]`;
+the only reader of the environment."""
 
 from __future__ import annotations
 
@@ -49,20 +49,6 @@ def banner(settings: Settings, password_from_file: bool) -> str:
     return "\n".join(lines)
 
 
-def reencrypt(settings: Settings) -> int:
-    import asyncio
-
-    from proxy.infra.secretbox import SecretBox
-    from proxy.upstreams.reseal import reseal_all
-
-    assert settings.database_url and settings.secret
-    box = SecretBox(settings.secret, settings.secret_previous)
-    done = asyncio.run(reseal_all(settings.database_url, box))
-    print(f"re-encrypted: {len(done.moved)}, already current: {len(done.current)},"
-          f" unreadable: {len(done.unreadable)} {' '.join(done.unreadable)}".rstrip())  # fmt: skip
-    return 1 if done.unreadable else 0
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m proxy", description=__doc__)
     commands = parser.add_subparsers(dest="command")
@@ -74,6 +60,11 @@ def main(argv: list[str] | None = None) -> int:
     upstreams_parser.add_argument(
         "action", choices=["reencrypt"], help="seal every key again under the current KAIXU_SECRET"
     )
+    rollups_parser = commands.add_parser("rollups", help="usage rollups against the usage rows")
+    rollups_parser.add_argument(
+        "action", choices=["check", "rebuild"], help="list differences / derive again from rows"
+    )
+    rollups_parser.add_argument("--month", help="YYYY-MM (default: every month)")
     args = parser.parse_args(argv)
 
     try:
@@ -84,22 +75,26 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(settings.log_level)
 
     from db.migrate import migrate, rollback, wait_for_database
+    from proxy import commands as tools
     from proxy.local_secrets import with_local_secrets
 
     with database(settings) as settings:
         assert settings.database_url
         if args.command == "rollback":
-            undone = rollback(settings.database_url, args.steps or None)
+            undone = rollback(settings.direct_database_url or "", args.steps or None)
             print("rolled back: " + (", ".join(undone) or "nothing"))
             return 0
-        wait_for_database(settings.database_url)
-        applied = migrate(settings.database_url)
+        # Migrations hold a session advisory lock: never through a transaction pooler.
+        wait_for_database(settings.direct_database_url or "")
+        applied = migrate(settings.direct_database_url or "")
         if args.command == "migrate":
             print("applied: " + (", ".join(applied) or "nothing, the schema is up to date"))
             return 0
         settings, password_from_file = with_local_secrets(settings)
         if args.command == "upstreams":
-            return reencrypt(settings)
+            return tools.reencrypt(settings)
+        if args.command == "rollups":
+            return tools.rollups(settings, args.action, args.month)
         serve(settings, banner(settings, password_from_file))
     return 0
 

@@ -11,6 +11,7 @@ import secrets
 import socket
 from collections.abc import AsyncIterator
 
+import asyncpg
 from aiohttp import web
 
 from core.errors import Unavailable
@@ -52,6 +53,7 @@ from proxy.state import (
     PRICE_BOOK,
     PROCESS_ID,
     PROVIDERS,
+    READ_POOL,
     RUNNING,
     SETTINGS,
     STRIPE_CHECKOUT,
@@ -66,27 +68,39 @@ LISTENER_FIRST_CONNECT_S = 5
 STOPPING = "The gateway is shutting down; the call was ended. Retry to reach another process."
 
 
-async def _db_pool(app: web.Application) -> AsyncIterator[None]:
-    settings = app[SETTINGS]
-    assert settings.database_url, "create_app needs a resolved DATABASE_URL"
+async def _connect(settings: Settings, dsn: str) -> asyncpg.Pool:
     for attempt in range(1, POOL_CONNECT_ATTEMPTS + 1):
         try:
-            pool = await create_pool(
-                settings.database_url,
+            return await create_pool(
+                dsn,
                 min_size=settings.db_pool_min,
                 max_size=settings.db_pool_max,
                 command_timeout=settings.db_command_timeout_s,
+                pooled=settings.behind_pgbouncer,
             )
-            break
         except DB_UNAVAILABLE_ERRORS:
             if attempt == POOL_CONNECT_ATTEMPTS:
                 raise
             log.warning("database not reachable yet, retrying", extra={"attempt": attempt})
             await asyncio.sleep(1)
-    app[DB_POOL] = pool
+    raise AssertionError("unreachable")
+
+
+async def _db_pool(app: web.Application) -> AsyncIterator[None]:
+    """The pool of DATABASE_URL (the hot path, every write), and DATABASE_READ_URL's for the
+    admin's heavy reads when it is set (else the same pool)."""
+    settings = app[SETTINGS]
+    assert settings.database_url, "create_app needs a resolved DATABASE_URL"
+    pool = app[DB_POOL] = await _connect(settings, settings.database_url)
+    read_pool = pool
+    if settings.database_read_url:
+        read_pool = await _connect(settings, settings.database_read_url)
+    app[READ_POOL] = read_pool
     try:
         yield
     finally:
+        if read_pool is not pool:
+            await read_pool.close()
         await pool.close()
 
 
@@ -98,9 +112,13 @@ async def _caches(app: web.Application) -> AsyncIterator[None]:
     await reload_prices(pool, app[PRICE_BOOK])
     cutoff = Cutoff(pool, app[RUNNING])
     invalidator = Invalidator(
-        app[SETTINGS].database_url or "", pool, app[KEY_CACHE], app[PRICE_BOOK], cutoff.changed,
+        app[SETTINGS].direct_database_url or "",  # LISTEN needs a session of its own
+        pool,
+        app[KEY_CACHE],
+        app[PRICE_BOOK],
+        cutoff.changed,
         reload_upstreams=app[UPSTREAMS].load,
-    )  # fmt: skip
+    )
     try:
         async with running(invalidator.run()):
             with contextlib.suppress(TimeoutError):

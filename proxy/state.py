@@ -18,6 +18,7 @@ from proxy.upstreams.registry import Upstreams
 
 SETTINGS = web.AppKey("settings", Settings)
 DB_POOL = web.AppKey("db_pool", asyncpg.Pool)
+READ_POOL = web.AppKey("read_pool", asyncpg.Pool)  # DATABASE_READ_URL's, else DB_POOL
 METRICS = web.AppKey("metrics", Metrics)
 KEY_CACHE = web.AppKey("key_cache", KeyCache)
 PRICE_BOOK = web.AppKey("price_book", PriceBook)

@@ -7,6 +7,7 @@ database and at fake providers served from this test process.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -18,6 +19,7 @@ from tests.conftest import ADMIN_HEADERS, ADMIN_PASSWORD, free_port
 from tests.fakes import FakeUpstream
 from tests.gateway_process import GatewayProcess
 from tests.helpers import bearer
+from tests.pgbouncer import needs_pgbouncer, pgbouncer
 
 PROMPT = "fake:usage=10,10"
 COST_UC, RESERVE_UC = 750, 6_120  # see test_limits.py
@@ -25,12 +27,27 @@ BODY = {"provider": "openai", "model": "gpt-4o-mini", "max_tokens": 100,
         "messages": [{"role": "user", "content": PROMPT}]}  # fmt: skip
 
 
-@pytest.fixture
+@pytest.fixture(params=["direct", pytest.param("pgbouncer", marks=needs_pgbouncer())])
 async def two_gateways(
-    database_url: str, fakes: dict[str, FakeUpstream], tmp_path
+    request: pytest.FixtureRequest, database_url: str, fakes: dict[str, FakeUpstream], tmp_path
+) -> AsyncIterator[list[str]]:
+    """Both processes on the database itself, or through one PgBouncer in transaction pooling
+    mode (LISTEN and migrations go direct: DATABASE_DIRECT_URL)."""
+    with contextlib.ExitStack() as stack:
+        if request.param == "pgbouncer":
+            pooled = stack.enter_context(pgbouncer(database_url))
+            urls = {"DATABASE_URL": pooled, "DATABASE_DIRECT_URL": database_url}
+        else:
+            urls = {"DATABASE_URL": database_url}
+        async for bases in _start_two(urls, fakes, tmp_path):
+            yield bases
+
+
+async def _start_two(
+    urls: dict[str, str], fakes: dict[str, FakeUpstream], tmp_path
 ) -> AsyncIterator[list[str]]:
     env = {
-        "DATABASE_URL": database_url,
+        **urls,
         "ADMIN_PASSWORD": ADMIN_PASSWORD,
         "KAIXU_SECRET": "shared-secret-of-both-processes-" + "x" * 16,
         "OPENAI_API_KEY": "sk-test-openai",

@@ -113,3 +113,25 @@ def test_reliability_settings_have_the_contracts_defaults_and_parse_proxies() ->
     assert [str(n) for n in parsed.trusted_proxies] == ["10.0.0.0/8", "127.0.0.1/32", "::1/128"]
     with pytest.raises(SettingsError, match="TRUSTED_PROXIES"):
         load_settings({"TRUSTED_PROXIES": "10.0.0.0/8,proxy.local"})
+
+
+def test_database_urls_for_pgbouncer_and_a_replica() -> None:
+    plain = load_settings({"DATABASE_URL": "postgresql://db/kaixu"})
+    assert plain.direct_database_url == "postgresql://db/kaixu" and not plain.behind_pgbouncer
+    pooled = load_settings({
+        "DATABASE_URL": "postgresql://bouncer:6432/kaixu",
+        "DATABASE_DIRECT_URL": "postgresql://db:5432/kaixu",
+        "DATABASE_READ_URL": "postgresql://replica:5432/kaixu",
+    })  # fmt: skip
+    assert pooled.behind_pgbouncer and pooled.direct_database_url == "postgresql://db:5432/kaixu"
+    assert pooled.database_read_url == "postgresql://replica:5432/kaixu"
+    with pytest.raises(SettingsError, match="DATABASE_DIRECT_URL"):
+        load_settings({"DATABASE_DIRECT_URL": "postgresql://db/kaixu"})
+    with pytest.raises(SettingsError, match="DATABASE_READ_URL"):
+        load_settings({"DATABASE_URL": "postgresql://db/kaixu", "DATABASE_READ_URL": "mysql://x"})
+    assert load_settings({"UPSTREAM_MAX_ATTEMPTS": "5"}).upstream_max_attempts == 5
+    assert load_settings({}).upstream_max_attempts == 3
+    with pytest.raises(SettingsError, match="UPSTREAM_MAX_ATTEMPTS"):
+        load_settings({"UPSTREAM_MAX_ATTEMPTS": "0"})
+    rotated = load_settings({"KAIXU_SECRET_PREVIOUS": " old-one , older "})
+    assert rotated.secret_previous == ("old-one", "older")

@@ -19,7 +19,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("proxy.state",),
     ("proxy.http",),
     ("proxy.routes", "proxy.admin"),
-    ("proxy.app", "proxy.server", "proxy.local_secrets", "proxy.__main__"),
+    ("proxy.app", "proxy.server", "proxy.local_secrets", "proxy.commands", "proxy.__main__"),
 )
 MUTABLE_CALLS = {"list", "dict", "set", "defaultdict", "deque", "OrderedDict", "Counter"}
 

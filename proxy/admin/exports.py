@@ -23,7 +23,7 @@ from proxy.http.csv_stream import (
     text_cell,
     time_cell,
 )
-from proxy.state import DB_POOL
+from proxy.state import READ_POOL
 
 routes = Api()
 
@@ -104,7 +104,7 @@ async def export_usage(request: web.Request) -> web.StreamResponse:
     month = _month_filter(request)
     filename = _filename("usage", cid, month and month.strftime("%Y-%m"))
     # The connection is held for the whole download: a cursor lives in its transaction.
-    async with request.config_dict[DB_POOL].acquire() as conn, conn.transaction(readonly=True):
+    async with request.config_dict[READ_POOL].acquire() as conn, conn.transaction(readonly=True):
         if cid is not None and not await db_customers.customer_exists(conn, cid):
             raise no_customer(cid)
         rows = db_exports.usage_rows(conn, cid, month, size=BATCH_ROWS)
@@ -113,7 +113,7 @@ async def export_usage(request: web.Request) -> web.StreamResponse:
 
 @routes.get("/exports/customers.csv", summary="Customers as CSV", csv=True)
 async def export_customers(request: web.Request) -> web.StreamResponse:
-    async with request.config_dict[DB_POOL].acquire() as conn, conn.transaction(readonly=True):
+    async with request.config_dict[READ_POOL].acquire() as conn, conn.transaction(readonly=True):
         rows = db_exports.customer_rows(conn, size=BATCH_ROWS)
         return await stream_csv(request, "customers.csv", CUSTOMER_COLUMNS, rows)
 
@@ -124,6 +124,6 @@ async def export_customers(request: web.Request) -> web.StreamResponse:
 async def export_invoices(request: web.Request) -> web.StreamResponse:
     month = _month_filter(request)
     filename = _filename("invoices", month and month.strftime("%Y-%m"))
-    async with request.config_dict[DB_POOL].acquire() as conn, conn.transaction(readonly=True):
+    async with request.config_dict[READ_POOL].acquire() as conn, conn.transaction(readonly=True):
         rows = db_exports.invoice_rows(conn, month, size=BATCH_ROWS)
         return await stream_csv(request, filename, INVOICE_COLUMNS, rows)

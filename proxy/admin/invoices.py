@@ -16,6 +16,7 @@ from core.errors import Conflict, NotFound
 from core.money import UC_PER_CENT
 from db import customers as db_customers
 from db import invoices as db_invoices
+from db.pool import session_connection
 from proxy.admin import audit
 from proxy.admin.fields import MONTH, array, strict_object
 from proxy.admin.keys import no_customer
@@ -25,7 +26,7 @@ from proxy.admin.usage import parse_month
 from proxy.admin.validation import invalid, path_id, read_object
 from proxy.http.csv_stream import Column, cents_cell, csv_response, int_cell, text_cell
 from proxy.http.responses import json_response
-from proxy.state import DB_POOL
+from proxy.state import DB_POOL, SETTINGS
 
 log = logging.getLogger("kaixu.invoices")
 
@@ -135,8 +136,10 @@ async def _freeze(
 async def create_invoice(request: web.Request) -> web.Response:
     cid = path_id(request, "cid", "customer")
     month = _invoice_month(await read_object(request, allowed={"month"}))
+    settings = request.config_dict[SETTINGS]
+    direct = settings.direct_database_url if settings.behind_pgbouncer else None
     async with (
-        request.config_dict[DB_POOL].acquire() as conn,
+        session_connection(request.config_dict[DB_POOL], direct) as conn,
         db_invoices.customer_invoice_lock(conn, cid),
         # One snapshot for every figure, so line items, totals and counters agree.
         conn.transaction(isolation="repeatable_read"),

@@ -15,7 +15,7 @@ from proxy.admin.resources import KEY_USAGE_FIELDS, USAGE
 from proxy.admin.routing import Api
 from proxy.admin.validation import PATH_ID, invalid, path_id, query_int
 from proxy.http.responses import json_response
-from proxy.state import DB_POOL
+from proxy.state import READ_POOL
 
 routes = Api()
 
@@ -49,7 +49,7 @@ async def get_usage(request: web.Request) -> web.Response:
         raise NotFound(f"Customer {cid!r} has no such key.")
     limit = query_int(request, "limit", lo=1, hi=MAX_LIMIT) or DEFAULT_LIMIT
     cursor = query_int(request, "cursor", lo=1, hi=MAX_EVENT_ID)
-    pool = request.config_dict[DB_POOL]
+    pool = request.config_dict[READ_POOL]
     # One snapshot, so totals, events and breakdowns agree with each other.
     async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
         counters = await db_usage.month_counters(conn, cid, month)
