@@ -34,6 +34,20 @@ class Prepared:
     headers: dict[str, str] = field(default_factory=dict)  # e.g. anthropic-beta
 
 
+def native_request(
+    chat: ChatRequest,
+    path: str,
+    body: dict[str, Any],
+    *,
+    stream: bool,
+    headers: dict[str, str] | None = None,
+    request_id: str = "",
+) -> Prepared:
+    """A provider-native request, forwarded as it came to `path` under the upstream's base URL;
+    `chat` only sizes the reservation (core.native_body)."""
+    return Prepared(chat, stream, path, body, request_id, passthrough=True, headers=headers or {})
+
+
 async def with_raw(
     sse: AsyncIterator[SSEEvent],
     parse: Callable[[AsyncIterator[SSEEvent], Prepared], AsyncIterator[UpstreamEvent]],
@@ -89,17 +103,9 @@ class Provider(Protocol):
         """The request in the provider's format; InvalidRequest for what it cannot take."""
         ...
 
-    def forward(
-        self,
-        chat: ChatRequest,
-        path: str,
-        body: dict[str, Any],
-        *,
-        stream: bool,
-        headers: dict[str, str] | None = None,
-        request_id: str = "",
-    ) -> Prepared:
-        """A provider-native request, forwarded as it came to `path`."""
+    def forward(self, prepared: Prepared) -> Prepared:
+        """A provider-native request (made by `native_request`), checked before anything is
+        reserved: InvalidRequest for what this provider cannot take."""
         ...
 
     def events(self, prepared: Prepared, route: Route) -> AsyncIterator[UpstreamEvent]:
@@ -210,20 +216,8 @@ class HttpProvider:
     def prepare(self, chat: ChatRequest, stream: bool, request_id: str = "") -> Prepared:
         return Prepared(chat, stream, self.path(chat, stream), self.body(chat, stream), request_id)
 
-    def forward(
-        self,
-        chat: ChatRequest,
-        path: str,
-        body: dict[str, Any],
-        *,
-        stream: bool,
-        headers: dict[str, str] | None = None,
-        request_id: str = "",
-    ) -> Prepared:
-        """A provider-native request, forwarded as it came to `path` under the base URL;
-        `chat` only sizes the reservation (core.native_body)."""
-        return Prepared(chat, stream, path, body, request_id, passthrough=True,
-                        headers=headers or {})  # fmt: skip
+    def forward(self, prepared: Prepared) -> Prepared:
+        return prepared
 
     async def post_json(
         self, path: str, body: dict[str, Any], headers: dict[str, str]

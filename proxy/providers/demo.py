@@ -44,16 +44,7 @@ class DemoProvider:
             input_tokens=estimate_tokens(prompt), output_tokens=estimate_tokens(text)
         )
 
-    def forward(
-        self,
-        chat: ChatRequest,
-        path: str,
-        body: dict[str, Any],
-        *,
-        stream: bool,
-        headers: dict[str, str] | None = None,
-        request_id: str = "",
-    ) -> Prepared:
+    def forward(self, prepared: Prepared) -> Prepared:
         raise errors.InvalidRequest("The demo provider has no API of its own to forward to.")
 
     async def post_json(

@@ -11,6 +11,7 @@ from core.native_body import sizing_request
 from core.policy import KeyPolicy
 from core.text import clean_text
 from proxy.ledger.call import Call, Client
+from proxy.providers.base import native_request
 from proxy.routes.chat_request import parse_install_id
 from proxy.routes.images import with_image_bytes
 from proxy.state import GATE, IMAGE_FETCHER, PROVIDERS, REQUEST_ID
@@ -55,6 +56,7 @@ async def admit_forwarded(
     provider = request.app[PROVIDERS][provider_name]
     client = client_of(request)
     chat = sizing_request(provider_name, model, body, max_tokens)
-    prepared = provider.forward(chat, path, body, stream=stream, headers=headers,
-                                request_id=client.request_id)  # fmt: skip
+    native = native_request(chat, path, body, stream=stream, headers=headers,
+                            request_id=client.request_id)  # fmt: skip
+    prepared = provider.forward(native)
     return await request.app[GATE].admit(policy, prepared, provider, client)

@@ -122,20 +122,9 @@ class ProviderPool:
     def prepare(self, chat: ChatRequest, stream: bool, request_id: str = "") -> Prepared:
         return self._check_served(chat.model).prepare(chat, stream, request_id)
 
-    def forward(
-        self,
-        chat: ChatRequest,
-        path: str,
-        body: dict[str, Any],
-        *,
-        stream: bool,
-        headers: dict[str, str] | None = None,
-        request_id: str = "",
-    ) -> Prepared:
-        transport = self._check_served(chat.model)
-        return transport.forward(
-            chat, path, body, stream=stream, headers=headers, request_id=request_id
-        )
+    def forward(self, prepared: Prepared) -> Prepared:
+        self._check_served(prepared.chat.model)
+        return prepared
 
     async def events(self, prepared: Prepared, route: Route) -> AsyncIterator[UpstreamEvent]:
         order = self.serving(prepared.chat.model)
