@@ -17,6 +17,7 @@ import statistics
 import tempfile
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
@@ -42,27 +43,35 @@ def months(today: dt.date) -> list[dt.date]:
     return [(earlier - dt.timedelta(days=1)).replace(day=1), earlier, first]
 
 
+def row_plan(
+    today: dt.datetime, rows: int, big: int
+) -> Iterator[tuple[dt.datetime, dt.date, bool]]:
+    """(time, month, is the big customer's) of each row, oldest first, as a live gateway writes
+    them (ids follow time): the two earlier months' rows, then this month's with the big
+    customer's spread evenly among the others'."""
+    others = (rows - big) // 3
+    for index, month in enumerate(months(today.date())):
+        start = dt.datetime.combine(month, dt.time(), dt.UTC)
+        current = index == 2
+        count = others + big if current else others
+        end = today if current else start + dt.timedelta(days=28)
+        step = (end - start) / max(count, 1)
+        for j in range(count):
+            mine = current and (j * big) // count != ((j + 1) * big) // count
+            yield start + step * j, month, mine
+
+
 def load_rows(dsn: str, keys: dict[str, str], rows: int, big: int) -> float:
     """COPY `rows` usage rows (the triggers off, the rollups derived after); seconds taken."""
     today = dt.datetime.now(dt.UTC)
-    this_month = months(today.date())[-1]
     spread = [c for c in keys if c != "big"]
     started = time.perf_counter()
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute("ALTER TABLE usage_events DISABLE TRIGGER USER")
         with conn.cursor().copy(f"COPY usage_events ({COLUMNS}) FROM STDIN") as copy:
             buffer = io.StringIO()
-            for g in range(rows):
-                if g < big:  # the big customer, all in this month, up to now
-                    customer, month = "big", this_month
-                    at = today - dt.timedelta(seconds=(g * 0.8) % (today.day * 86400 - 60))
-                else:
-                    customer = spread[g % len(spread)]
-                    month = months(today.date())[g % 3]
-                    at = dt.datetime.combine(month, dt.time(), dt.UTC) + dt.timedelta(
-                        minutes=g % (27 * 1440)
-                    )
-                    at = min(at, today)
+            for g, (at, month, mine) in enumerate(row_plan(today, rows, big)):
+                customer = "big" if mine else spread[g % len(spread)]
                 model = MODELS[g % 3]
                 buffer.write(
                     f"{at.isoformat()}\t{month}\t{customer}\t{keys[customer]}\topenai\t{model}"

@@ -40,7 +40,6 @@ class UpstreamSpec:
     enabled: bool = True
     headers: tuple[tuple[str, str], ...] = ()  # extra headers; the value "{api_key}" is the key
     label: str = ""
-    read_only: bool = False  # from the environment
 
     def serves(self, model: str) -> bool:
         if self.models is None:

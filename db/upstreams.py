@@ -46,14 +46,18 @@ SELECT_HEALTH = """
 SELECT upstream_health FROM gateway_processes
 WHERE upstream_health IS NOT NULL AND heartbeat_at > now() - interval '10 seconds' AND id <> $1
 """
+# Serialises the changes that could give one provider two wire formats (the caller's transaction).
+LOCK_PROVIDER = "SELECT pg_advisory_xact_lock(hashtextextended('upstreams:' || $1, 0))"
 # Another provider name's upstreams that speak a different wire format (one per provider).
 SELECT_OTHER_API = """
 SELECT api FROM upstreams WHERE provider = $1 AND api <> $2 AND id <> $3 LIMIT 1
 """
 
 
-async def list_upstreams(conn: asyncpg.Connection | asyncpg.Pool) -> list[asyncpg.Record]:
-    return await conn.fetch(SELECT_UPSTREAMS)
+async def list_upstreams(
+    conn: asyncpg.Connection | asyncpg.Pool, *, for_update: bool = False
+) -> list[asyncpg.Record]:
+    return await conn.fetch(SELECT_UPSTREAMS + (" FOR UPDATE" if for_update else ""))
 
 
 async def fetch_upstream(conn: asyncpg.Connection, uid: str) -> asyncpg.Record | None:
@@ -65,7 +69,9 @@ async def lock_upstream(conn: asyncpg.Connection, uid: str) -> asyncpg.Record | 
 
 
 async def other_api(conn: asyncpg.Connection, provider: str, api: str, uid: str) -> str | None:
-    """The wire format another upstream of `provider` speaks, if not `api`."""
+    """The wire format another upstream of `provider` speaks, if not `api`; holds the
+    provider's lock until the caller's transaction ends, so two changes cannot both pass."""
+    await conn.execute(LOCK_PROVIDER, provider)
     return await conn.fetchval(SELECT_OTHER_API, provider, api, uid)
 
 

@@ -28,9 +28,6 @@ FROM api_keys k
 LEFT JOIN key_months km ON km.key_id = k.lineage_id AND km.month = $3
 WHERE k.id = $2 AND k.customer_id = $1
 """
-EVENTS_OF = """
-FROM usage_events
-WHERE customer_id = $1 AND month = $2 AND ($3::text IS NULL OR key_id = $3)"""
 # Totals and breakdowns read the rollups (kept equal to the rows: db/sql/rollups.sql), never
 # the month's rows: a few rows per day and model instead of millions.
 ROLLUPS_OF = """
@@ -45,12 +42,18 @@ SELECT coalesce(sum(requests), 0)::bigint AS requests,
        coalesce(sum(cost_uc), 0)::bigint AS cost_uc
 {ROLLUPS_OF}
 """
-SELECT_EVENTS = f"""
+# `month` as a range that holds the one month, not an equality: the order (month, id DESC)
+# is then one only the (customer_id, month, id DESC) index gives, so each page is read from it
+# (the cursor an index condition too), never by the primary key's backward scan, which would
+# walk every newer row of every customer to reach an earlier month.
+SELECT_EVENTS = """
 SELECT id, created_at, key_id, install_id, provider, model, input_tokens, cached_input_tokens,
        cache_write_tokens, output_tokens, cost_uc, status, cost_source, latency_ms, request_id,
        error, upstream_id, attempts
-{EVENTS_OF} AND ($4::bigint IS NULL OR id < $4)
-ORDER BY id DESC
+FROM usage_events
+WHERE customer_id = $1 AND month >= $2 AND month < $2 + 1
+  AND ($3::text IS NULL OR key_id = $3) AND id < coalesce($4::bigint, 9223372036854775807)
+ORDER BY month, id DESC
 LIMIT $5
 """
 SELECT_BY_DAY = f"""

@@ -1,4 +1,5 @@
--- Table changes only (docs/sql.md): the next migrate re-creates the functions.
+-- Table changes only (docs/sql.md): the next migrate re-creates the functions (the old
+-- kaixu_settle_batch signature, kept as a shim, is the older release's own again).
 DROP FUNCTION IF EXISTS kaixu_settle_batch(bigint[], text[], text[], date[], text[], text[],
     text[], text[], integer[], integer[], integer[], integer[], bigint[], text[], text[],
     integer[], text[], text[], boolean[], text[], smallint[]);

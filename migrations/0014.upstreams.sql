@@ -30,10 +30,9 @@ ALTER TABLE usage_events ADD COLUMN upstream_id text, ADD COLUMN attempts smalli
 -- heartbeat; the admin merges the live processes' views.
 ALTER TABLE gateway_processes ADD COLUMN upstream_health jsonb;
 
--- The settlement functions take the upstream and attempts (db/sql/ledger.sql).
-DROP FUNCTION IF EXISTS kaixu_settle_batch(bigint[], text[], text[], date[], text[], text[],
-    text[], text[], integer[], integer[], integer[], integer[], bigint[], text[], text[],
-    integer[], text[], text[], boolean[]);
+-- The settlement functions take the upstream and attempts (db/sql/ledger.sql). The old
+-- kaixu_settle_batch signature stays, as a shim, for the processes of the previous release
+-- still running during a rolling upgrade.
 DROP FUNCTION IF EXISTS kaixu_apply_settlements(bigint[], text[], text[], date[], text[], text[],
     text[], text[], integer[], integer[], integer[], integer[], bigint[], text[], text[],
     integer[], text[], text[], boolean[], boolean);

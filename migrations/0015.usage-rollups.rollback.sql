@@ -3,6 +3,7 @@
 DROP TRIGGER IF EXISTS usage_rollup_insert ON usage_events;
 DROP TRIGGER IF EXISTS usage_rollup_update ON usage_events;
 DROP TRIGGER IF EXISTS usage_rollup_delete ON usage_events;
+DROP TRIGGER IF EXISTS usage_rollup_truncate ON usage_events;
 DROP FUNCTION IF EXISTS kaixu_rollup_rows();
 DROP FUNCTION IF EXISTS kaixu_rollup_add(jsonb);
 DROP FUNCTION IF EXISTS kaixu_rollups_backfill();

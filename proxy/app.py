@@ -68,7 +68,7 @@ LISTENER_FIRST_CONNECT_S = 5
 STOPPING = "The gateway is shutting down; the call was ended. Retry to reach another process."
 
 
-async def _connect(settings: Settings, dsn: str) -> asyncpg.Pool:
+async def _connect(settings: Settings, dsn: str, *, pooled: bool) -> asyncpg.Pool:
     for attempt in range(1, POOL_CONNECT_ATTEMPTS + 1):
         try:
             return await create_pool(
@@ -76,7 +76,7 @@ async def _connect(settings: Settings, dsn: str) -> asyncpg.Pool:
                 min_size=settings.db_pool_min,
                 max_size=settings.db_pool_max,
                 command_timeout=settings.db_command_timeout_s,
-                pooled=settings.behind_pgbouncer,
+                pooled=pooled,
             )
         except DB_UNAVAILABLE_ERRORS:
             if attempt == POOL_CONNECT_ATTEMPTS:
@@ -91,10 +91,12 @@ async def _db_pool(app: web.Application) -> AsyncIterator[None]:
     admin's heavy reads when it is set (else the same pool)."""
     settings = app[SETTINGS]
     assert settings.database_url, "create_app needs a resolved DATABASE_URL"
-    pool = app[DB_POOL] = await _connect(settings, settings.database_url)
+    pool = app[DB_POOL] = await _connect(
+        settings, settings.database_url, pooled=settings.behind_pgbouncer
+    )
     read_pool = pool
-    if settings.database_read_url:
-        read_pool = await _connect(settings, settings.database_read_url)
+    if settings.database_read_url:  # a replica itself, not a pooler (docs/scaling.md)
+        read_pool = await _connect(settings, settings.database_read_url, pooled=False)
     app[READ_POOL] = read_pool
     try:
         yield

@@ -44,6 +44,11 @@ async def test_the_gateway_works_through_pgbouncer(
         )
         versions = sorted([(await m.json())["invoice"]["version"] for m in made])
         assert versions == [1, 2]
+        # A CSV export's cursor (a named statement) runs on a direct connection.
+        exports = await asyncio.gather(*(client.get(
+            f"/admin/api/exports/usage.csv?customer_id={customer['id']}", headers=ADMIN_HEADERS
+        ) for _ in range(3)))  # fmt: skip
+        assert [(await e.text()).count("\n") for e in exports] == [41] * 3  # header + 40 rows
         # The LISTEN connection is direct: a revoke reaches the cache at once.
         keys = await client.get(f"/admin/api/customers/{customer['id']}/keys",
                                 headers=ADMIN_HEADERS)  # fmt: skip

@@ -13,7 +13,8 @@ import asyncpg
 import orjson
 from aiohttp import web
 
-from db.gateway import Admission, Settlement, settle_batch
+from db import rollups as db_rollups
+from db.gateway import SETTLEMENT_FIELDS, Admission, Settlement, settle_batch
 from proxy.app import create_app
 from proxy.state import GATE
 from tests.helpers import bearer, chat_body, create_customer, parse_sse
@@ -168,3 +169,19 @@ async def test_openai_compat_role_of_the_wrong_type_is_400(gateway) -> None:
     body = {"model": "gpt-4o-mini", "messages": [{"role": ["user"], "content": "x"}]}
     response = await gateway.post("/v1/chat/completions", json=body, headers=bearer(key))
     assert response.status == 400
+
+
+async def test_the_previous_release_s_settlement_call_still_settles(gateway, db) -> None:
+    """During a rolling upgrade a process of the release before upstreams calls
+    kaixu_settle_batch without the upstream arrays: its usage is written, booked, rolled up."""
+    await create_customer(gateway, id="rolling")
+    kid = await db.fetchval("SELECT id FROM api_keys WHERE customer_id = 'rolling'")
+    item = settlement("rolling", kid, JAN)
+    old = [f for f in SETTLEMENT_FIELDS if f not in ("upstream_id", "attempts")]
+    placeholders = ", ".join(f"${n}" for n in range(1, len(old) + 1))
+    [booked] = await db.fetch(f"SELECT * FROM kaixu_settle_batch({placeholders})",
+                              *([getattr(item, f)] for f in old))  # fmt: skip
+    assert booked["spent_uc"] == 1000
+    row = await db.fetchrow("SELECT upstream_id, attempts FROM usage_events")
+    assert (row["upstream_id"], row["attempts"]) == (None, None)
+    assert await db_rollups.differences(db) == []

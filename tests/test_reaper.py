@@ -9,6 +9,7 @@ import asyncpg
 import pytest
 
 from db import processes
+from db import rollups as db_rollups
 from db.gateway import Settlement, settle_batch
 
 
@@ -81,6 +82,7 @@ async def test_a_late_real_settlement_replaces_the_reapers_estimate(db, pool):
     assert (replaced["status"], replaced["reaped"], replaced["cost_uc"]) == ("ok", False, 2700)
     for table in ("customer_months", "key_months", "gateway_months"):
         assert await db.fetchval(f"SELECT sum(spent_uc) FROM {table}") == 2700, table
+    assert await db_rollups.differences(db) == []  # the replaced estimate left the rollups too
     # A reaper never replaces a real settlement.
     assert await processes.reap(pool, "me", 5.0) == 0
     assert isinstance(replaced["created_at"], datetime.datetime)

@@ -86,6 +86,10 @@ async def test_edits_and_deletes_of_rows_keep_the_rollups_exact(client, db) -> N
     )
     await db.execute("DELETE FROM usage_events WHERE id % 6 = 0")
     assert await db_rollups.differences(db) == []
+    await db.execute("TRUNCATE usage_events")
+    assert await db.fetchval("SELECT count(*) FROM usage_rollups") == 0
+    await insert_rows(db, customer_id, key_id, 5)
+    assert await db_rollups.differences(db) == []
     by_day = await db.fetch("SELECT day, sum(requests) AS n FROM usage_rollups GROUP BY day"
                             " HAVING sum(requests) > 0 ORDER BY day")  # fmt: skip
     assert sum(r["n"] for r in by_day) == await db.fetchval("SELECT count(*) FROM usage_events")

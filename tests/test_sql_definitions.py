@@ -214,10 +214,17 @@ def test_every_file_in_db_sql_is_applied() -> None:
     assert sorted(SQL_FILES) == sorted(p.name for p in SQL_DIR.glob("*.sql"))
 
 
+# Names with a second signature kept for the processes of the previous release during a
+# rolling upgrade (db/sql/ledger.sql says which, and until when).
+UPGRADE_SHIMS = {"kaixu_settle_batch"}
+
+
 def test_the_files_declare_the_live_functions() -> None:
-    names = {d.name for d in declared()}
-    assert {"kaixu_admit_batch", "kaixu_settle_batch", "kaixu_gcra"} <= names
-    assert len(names) == len(declared()), "one name, one definition"
+    names = [d.name for d in declared()]
+    assert {"kaixu_admit_batch", "kaixu_settle_batch", "kaixu_gcra"} <= set(names)
+    repeated = {n for n in names if names.count(n) > 1}
+    assert repeated <= UPGRADE_SHIMS, f"one name, one definition: {repeated - UPGRADE_SHIMS}"
+    assert all(names.count(n) == 2 for n in repeated)
 
 
 def test_a_fresh_database_runs_exactly_db_sql(new_database) -> None:

@@ -99,6 +99,17 @@ async def test_an_upstream_is_added_listed_changed_and_removed_and_its_key_never
     refused = await gateway.patch(f"{UPSTREAMS}/env-openai", json={"weight": 2},
                                   headers=ADMIN_HEADERS)  # fmt: skip
     assert refused.status == 409
+    # The stored key (and header values) never go to another host unless given again.
+    moved = {"base_url": "https://elsewhere.example/v1"}
+    away = await gateway.patch(f"{UPSTREAMS}/{added['id']}", json=moved, headers=ADMIN_HEADERS)
+    assert away.status == 400 and (await away.json())["error"]["param"] == "api_key"
+    moved["api_key"] = new_key()
+    away = await gateway.patch(f"{UPSTREAMS}/{added['id']}", json=moved, headers=ADMIN_HEADERS)
+    assert away.status == 400 and (await away.json())["error"]["param"] == "headers"
+    same_host = {"base_url": second_openai.base_url + "/"}
+    kept = await gateway.patch(f"{UPSTREAMS}/{added['id']}", json=same_host,
+                               headers=ADMIN_HEADERS)  # fmt: skip
+    assert kept.status == 200
     deleted = await gateway.delete(f"{UPSTREAMS}/{added['id']}", headers=ADMIN_HEADERS)
     assert deleted.status == 204
     gone = await gateway.get(f"{UPSTREAMS}/{added['id']}", headers=ADMIN_HEADERS)
@@ -106,7 +117,7 @@ async def test_an_upstream_is_added_listed_changed_and_removed_and_its_key_never
     actions = await db.fetch("SELECT action, before::text, after::text FROM audit_log"
                              " WHERE action LIKE 'upstream.%' ORDER BY id")  # fmt: skip
     assert [a["action"] for a in actions] == ["upstream.create", "upstream.update",
-                                              "upstream.delete"]  # fmt: skip
+                                              "upstream.update", "upstream.delete"]  # fmt: skip
     assert not any(key in str(dict(a)) or "org-kaixu" in str(dict(a)) for a in actions)
 
 
@@ -126,6 +137,8 @@ async def test_an_upstream_is_added_listed_changed_and_removed_and_its_key_never
          "headers.Host"),
         ({"provider": "groq", "base_url": "http://x", "api_key": "k", "models": ["a*b"]},
          "models[0]"),
+        ({"provider": "groq", "base_url": "http://x", "api_key": "k",
+          "headers": {"X-Title": "Kaixù"}}, "headers.X-Title"),
     ],
 )  # fmt: skip
 async def test_a_bad_upstream_is_a_400_naming_the_field_and_stores_nothing(

@@ -2,8 +2,9 @@
 -- Live definitions: db/migrate.py re-creates them after the migrations on every migrate, so
 -- this file is the only place to change them (docs/sql.md).
 --
--- Lock order of a settlement batch: customers, then customer months, then key months, then
--- gateway shards, each sorted. A batch may draw credit from a customer (its customers row)
+-- Lock order of a settlement batch: the usage rollup rows it touches (sorted, first of all:
+-- kaixu_record_usage), then customers, then customer months, then key months, then gateway
+-- shards, each sorted. A batch may draw credit from a customer (its customers row)
 -- between two of that customer's months (at a month boundary), so every batch locks a
 -- customer's balance before any of its months; admissions take none of these locks.
 --
@@ -32,6 +33,25 @@ CREATE OR REPLACE FUNCTION kaixu_record_usage(
 RETURNS record
 LANGUAGE plpgsql AS $$
 BEGIN
+    -- The rollup rows of every group this batch can touch, locked now in key order by a
+    -- zero-count upsert: the statement below fires two rollup triggers (its update's and its
+    -- insert's), each sorted on its own, and between batches two sorted passes could cross.
+    PERFORM kaixu_rollup_add(jsonb_agg(g)) FROM (
+        SELECT DISTINCT customer_id, month, day, key_id, provider, model, 0 AS requests,
+               0 AS input_tokens, 0 AS cached_input_tokens, 0 AS cache_write_tokens,
+               0 AS output_tokens, 0 AS cost_uc
+        FROM (
+            SELECT i.customer_id, i.month, (now() AT TIME ZONE 'UTC')::date AS day, i.key_id,
+                   i.provider, i.model
+            FROM unnest(p_customer_ids, p_months, p_key_ids, p_providers, p_models)
+                 AS i(customer_id, month, key_id, provider, model)
+            UNION
+            SELECT u.customer_id, u.month, (u.created_at AT TIME ZONE 'UTC')::date, u.key_id,
+                   u.provider, u.model
+            FROM usage_events u
+            WHERE u.reservation_id = ANY(p_reservation_ids) AND u.reaped AND NOT p_reaped
+        ) touched
+    ) g;
     WITH items AS (
         SELECT * FROM unnest(
             p_reservation_ids, p_customer_ids, p_key_ids, p_months, p_install_ids, p_providers,
@@ -214,6 +234,32 @@ BEGIN
     JOIN api_keys k ON k.id = i.key_id
     LEFT JOIN customer_months cm ON cm.customer_id = i.customer_id AND cm.month = i.month
     LEFT JOIN key_months km ON km.key_id = k.lineage_id AND km.month = i.month;
+END;
+$$;
+
+-- The signature of the release before upstreams (no upstream ids or attempts): what its
+-- processes call while a rolling upgrade replaces them. Drop it a release later.
+CREATE OR REPLACE FUNCTION kaixu_settle_batch(
+    p_reservation_ids bigint[], p_customer_ids text[], p_key_ids text[], p_months date[],
+    p_install_ids text[], p_providers text[], p_models text[], p_upstream_models text[],
+    p_input_tokens integer[], p_cached_input_tokens integer[], p_cache_write_tokens integer[],
+    p_output_tokens integer[], p_costs_uc bigint[], p_statuses text[], p_cost_sources text[],
+    p_latencies_ms integer[], p_request_ids text[], p_errors text[], p_clamped boolean[]
+)
+RETURNS TABLE (
+    reservation_id bigint, month date, cap_uc bigint, extra_uc bigint, spent_uc bigint,
+    key_cap_uc bigint, key_spent_uc bigint
+)
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_n integer := coalesce(array_length(p_reservation_ids, 1), 0);
+BEGIN
+    RETURN QUERY SELECT * FROM kaixu_settle_batch(
+        p_reservation_ids, p_customer_ids, p_key_ids, p_months, p_install_ids, p_providers,
+        p_models, p_upstream_models, p_input_tokens, p_cached_input_tokens,
+        p_cache_write_tokens, p_output_tokens, p_costs_uc, p_statuses, p_cost_sources,
+        p_latencies_ms, p_request_ids, p_errors, p_clamped,
+        array_fill(NULL::text, ARRAY[v_n]), array_fill(NULL::smallint, ARRAY[v_n]));
 END;
 $$;
 

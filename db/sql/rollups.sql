@@ -2,8 +2,9 @@
 -- the requests, token counts and cost of the usage rows. Statement-level triggers on
 -- usage_events keep them equal to the rows in the writing transaction itself — the settlement
 -- batch, a reaper's, a real settlement replacing a reaper's estimate, or any SQL an operator
--- runs — each adding one grouped upsert per statement, in key order (no deadlock between
--- batches). Dropping a whole partition (retention) fires no trigger: its rollups stay.
+-- runs — each adding one grouped upsert per statement, in key order. A settlement batch
+-- locks its groups' rows first, in one sorted pass (kaixu_record_usage), so the two triggers
+-- its statement fires take no new lock. TRUNCATE empties the rollups too.
 --
 -- Re-running this file takes a SHARE ROW EXCLUSIVE lock on usage_events for the rest of the
 -- db/sql transaction (CREATE TRIGGER): settlements wait those milliseconds. That lock is also
@@ -61,6 +62,9 @@ BEGIN
             FROM (SELECT -1 AS n, * FROM removed UNION ALL SELECT 1, * FROM added) d
             CROSS JOIN LATERAL (SELECT (d.created_at AT TIME ZONE 'UTC')::date AS day) t
             GROUP BY 1, 2, 3, 4, 5, 6) g;
+    ELSIF TG_OP = 'TRUNCATE' THEN
+        TRUNCATE usage_rollups;
+        RETURN NULL;
     ELSE
         SELECT jsonb_agg(g) INTO v_groups FROM (
             SELECT customer_id, month, (created_at AT TIME ZONE 'UTC')::date AS day, key_id,
@@ -86,9 +90,11 @@ CREATE OR REPLACE TRIGGER usage_rollup_update AFTER UPDATE ON usage_events
 CREATE OR REPLACE TRIGGER usage_rollup_delete AFTER DELETE ON usage_events
     REFERENCING OLD TABLE AS removed
     FOR EACH STATEMENT EXECUTE FUNCTION kaixu_rollup_rows();
+CREATE OR REPLACE TRIGGER usage_rollup_truncate AFTER TRUNCATE ON usage_events
+    FOR EACH STATEMENT EXECUTE FUNCTION kaixu_rollup_rows();
 
 -- Every rollup row as the usage rows say it should be (the reconciliation command compares
--- and repairs with it: proxy/ledger/rollups.py).
+-- and repairs with it: db/rollups.py).
 CREATE OR REPLACE VIEW kaixu_rollups_from_rows AS
 SELECT customer_id, month, (created_at AT TIME ZONE 'UTC')::date AS day, key_id, provider,
        model, count(*)::bigint AS requests, sum(input_tokens)::bigint AS input_tokens,

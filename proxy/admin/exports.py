@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+from contextlib import AbstractAsyncContextManager
 
+import asyncpg
 from aiohttp import web
 
 from db import customers as db_customers
 from db import exports as db_exports
+from db.pool import session_connection
 from proxy.admin.fields import MONTH, STR
 from proxy.admin.keys import no_customer
 from proxy.admin.routing import Api
@@ -23,9 +26,22 @@ from proxy.http.csv_stream import (
     text_cell,
     time_cell,
 )
-from proxy.state import READ_POOL
+from proxy.state import READ_POOL, SETTINGS
 
 routes = Api()
+
+
+def _cursor_connection(request: web.Request) -> AbstractAsyncContextManager[asyncpg.Connection]:
+    """Where an export's cursor runs: the read pool (DATABASE_READ_URL: a direct connection to
+    a replica), else the primary's pool — but not through a transaction pooler, where asyncpg's
+    cursors (always named statements) would be left behind on PgBouncer's server connections:
+    a direct connection of its own then."""
+    settings = request.config_dict[SETTINGS]
+    direct = None
+    if settings.behind_pgbouncer and not settings.database_read_url:
+        direct = settings.direct_database_url
+    return session_connection(request.config_dict[READ_POOL], direct)
+
 
 # Rows per fetch from the cursor and per write to the client: memory holds one batch (about
 # 3 MB of Python objects for usage rows; all 100,000 rows at once would be about 90 MB).
@@ -104,7 +120,7 @@ async def export_usage(request: web.Request) -> web.StreamResponse:
     month = _month_filter(request)
     filename = _filename("usage", cid, month and month.strftime("%Y-%m"))
     # The connection is held for the whole download: a cursor lives in its transaction.
-    async with request.config_dict[READ_POOL].acquire() as conn, conn.transaction(readonly=True):
+    async with _cursor_connection(request) as conn, conn.transaction(readonly=True):
         if cid is not None and not await db_customers.customer_exists(conn, cid):
             raise no_customer(cid)
         rows = db_exports.usage_rows(conn, cid, month, size=BATCH_ROWS)
@@ -113,7 +129,7 @@ async def export_usage(request: web.Request) -> web.StreamResponse:
 
 @routes.get("/exports/customers.csv", summary="Customers as CSV", csv=True)
 async def export_customers(request: web.Request) -> web.StreamResponse:
-    async with request.config_dict[READ_POOL].acquire() as conn, conn.transaction(readonly=True):
+    async with _cursor_connection(request) as conn, conn.transaction(readonly=True):
         rows = db_exports.customer_rows(conn, size=BATCH_ROWS)
         return await stream_csv(request, "customers.csv", CUSTOMER_COLUMNS, rows)
 
@@ -124,6 +140,6 @@ async def export_customers(request: web.Request) -> web.StreamResponse:
 async def export_invoices(request: web.Request) -> web.StreamResponse:
     month = _month_filter(request)
     filename = _filename("invoices", month and month.strftime("%Y-%m"))
-    async with request.config_dict[READ_POOL].acquire() as conn, conn.transaction(readonly=True):
+    async with _cursor_connection(request) as conn, conn.transaction(readonly=True):
         rows = db_exports.invoice_rows(conn, month, size=BATCH_ROWS)
         return await stream_csv(request, filename, INVOICE_COLUMNS, rows)

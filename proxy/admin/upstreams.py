@@ -9,6 +9,7 @@ import datetime as dt
 import secrets
 import time
 from typing import Any
+from urllib.parse import urlsplit
 
 import asyncpg
 from aiohttp import web
@@ -28,7 +29,7 @@ from proxy.infra.secretbox import SecretBox
 from proxy.state import DB_POOL, PRICE_BOOK, PROCESS_ID, UPSTREAMS
 from proxy.upstreams.health import TIMEOUT, merge
 from proxy.upstreams.pool import failure_kind
-from proxy.upstreams.registry import Upstreams, seal_headers
+from proxy.upstreams.registry import Upstreams, seal_headers, seal_key
 
 routes = Api()
 
@@ -110,11 +111,16 @@ async def _check_api(conn: asyncpg.Connection, request: web.Request, values: dic
 def _sealed(box: SecretBox, uid: str, body: dict[str, Any], values: dict[str, Any]) -> None:
     """The key and headers given in `body`, sealed into `values` (in place)."""
     if "api_key" in body:
-        values["key_enc"] = box.seal(body["api_key"].encode(), uid.encode())
+        values["key_enc"] = seal_key(box, uid, body["api_key"])
         values["key_last4"] = body["api_key"][-4:]
     if "headers" in body:
         values["headers_enc"] = seal_headers(box, uid, body["headers"])
         values["header_names"] = sorted(body["headers"])
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url)
+    return parts.scheme, (parts.hostname or "").lower(), parts.port
 
 
 def _audited(rendered: dict[str, Any]) -> dict[str, Any]:
@@ -222,6 +228,12 @@ async def patch_upstream(request: web.Request) -> web.Response:
             and parsed["provider"] != values["provider"]
         ):
             values["api"] = default_api(parsed["provider"])
+        moved = _origin(parsed.get("base_url", values["base_url"])) != _origin(values["base_url"])
+        # Or the stored key (and header values) would be sent to the new host unseen.
+        if moved and "api_key" not in parsed:
+            raise invalid("api_key", "is required when base_url moves to another host")
+        if moved and values["header_names"] and "headers" not in parsed:
+            raise invalid("headers", "are required when base_url moves to another host")
         values.update({k: v for k, v in parsed.items() if k not in ("api_key", "headers")})
         _sealed(box, uid, parsed, values)
         await _check_api(conn, request, values, uid)

@@ -255,6 +255,6 @@ def header_map(field: str, value: Any) -> dict[str, str]:
         seen.add(name.lower())
         if not isinstance(header_value, str) or not 1 <= len(header_value) <= 4096:
             raise invalid(f"{field}.{name}", "must be a string of 1 to 4096 characters")
-        if not header_value.isprintable():
-            raise invalid(f"{field}.{name}", "must be printable")
+        if not header_value.isascii() or not header_value.isprintable():
+            raise invalid(f"{field}.{name}", "must be printable ASCII")
     return dict(value)

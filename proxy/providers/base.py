@@ -15,7 +15,7 @@ from core.chat import ChatRequest
 from core.events import RawEvent, UpstreamEvent
 from proxy.providers.answer_body import read_answer
 from proxy.providers.sse import SSEEvent, read_events
-from proxy.providers.upstream_errors import http_error, translate_client_errors
+from proxy.providers.upstream_errors import http_error, redact, translate_client_errors
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,7 +232,8 @@ class HttpProvider:
                 headers={**self._headers, **headers},
                 timeout=aiohttp.ClientTimeout(total=30),
             ) as resp:
-                return resp.status, await read_answer(resp, self.name, rejected=True)
+                raw = await read_answer(resp, self.name, rejected=True)
+                return resp.status, redact(raw.decode("utf-8", "replace"), self.secrets).encode()
 
     def events(self, prepared: Prepared) -> AsyncIterator[UpstreamEvent]:
         return self._stream(prepared) if prepared.stream else self._complete(prepared)

@@ -62,6 +62,3 @@ class DemoProvider:
             yield TextDelta(text)
         yield UsageUpdate(usage)
         yield End("stop", DEMO_MODEL)
-
-    async def close(self) -> None:
-        return None

@@ -198,6 +198,3 @@ class ProviderPool:
 
     def _none_left(self) -> errors.UpstreamError:
         return errors.UpstreamError(f"No enabled upstream of {self.name} is left.", rejected=True)
-
-    async def close(self) -> None:
-        return None  # the registry owns the shared session

@@ -45,23 +45,34 @@ def env_specs(settings: Settings) -> list[UpstreamSpec]:
         ("gemini", settings.gemini_api_key, settings.gemini_base_url),
     )
     return [
-        UpstreamSpec(env_upstream_id(name), name, name, url, key, read_only=True)
-        for name, key, url in found
-        if key
+        UpstreamSpec(env_upstream_id(name), name, name, url, key) for name, key, url in found if key
     ]
 
 
+def key_context(uid: str) -> bytes:
+    """What a sealed key is bound to: its row and its column (it opens nowhere else)."""
+    return f"{uid}:key".encode()
+
+
+def headers_context(uid: str) -> bytes:
+    return f"{uid}:headers".encode()
+
+
+def seal_key(box: SecretBox, uid: str, key: str) -> bytes:
+    return box.seal(key.encode(), key_context(uid))
+
+
 def seal_headers(box: SecretBox, uid: str, headers: dict[str, str]) -> bytes | None:
-    return box.seal(orjson.dumps(headers), uid.encode()) if headers else None
+    return box.seal(orjson.dumps(headers), headers_context(uid)) if headers else None
 
 
 def open_spec(row: asyncpg.Record, box: SecretBox) -> UpstreamSpec:
     """A stored upstream with its key (and headers) opened; SecretBoxError if they cannot be."""
     uid = row["id"]
-    key = box.open(row["key_enc"], uid.encode()).decode()
+    key = box.open(row["key_enc"], key_context(uid)).decode()
     headers: dict[str, str] = {}
     if row["headers_enc"] is not None:
-        headers = orjson.loads(box.open(row["headers_enc"], uid.encode()))
+        headers = orjson.loads(box.open(row["headers_enc"], headers_context(uid)))
     return UpstreamSpec(
         id=uid,
         provider=row["provider"],
@@ -117,9 +128,8 @@ class Upstreams:
             old = self.live.get(spec.id)
             if old is not None and old.spec.connection == spec.connection:
                 live[spec.id] = Upstream(spec, old.transport, old.health)
-            else:
-                health = old.health if old is not None else Health()
-                live[spec.id] = Upstream(spec, self._transport(spec), health)
+            else:  # new, or reached differently (a fixed key): its past says nothing now
+                live[spec.id] = Upstream(spec, self._transport(spec), Health())
         grouped: dict[str, list[Upstream]] = {}
         for upstream in live.values():
             grouped.setdefault(upstream.spec.provider, []).append(upstream)

@@ -9,6 +9,7 @@ import asyncpg
 
 from db import upstreams as db_upstreams
 from proxy.infra.secretbox import SecretBox, SecretBoxError
+from proxy.upstreams.registry import headers_context, key_context
 
 
 @dataclass(slots=True)
@@ -24,20 +25,21 @@ async def reseal_all(dsn: str, box: SecretBox) -> Resealed:
     conn = await asyncpg.connect(dsn)
     try:
         async with conn.transaction():
-            for row in await db_upstreams.list_upstreams(conn):
-                uid, context = row["id"], row["id"].encode()
-                sealed = [row["key_enc"], row["headers_enc"]]
-                if all(v is None or box.is_current(v) for v in sealed):
+            # Locked: an admin's change of a key meanwhile waits, and is not overwritten.
+            for row in await db_upstreams.list_upstreams(conn, for_update=True):
+                uid = row["id"]
+                key_enc, headers_enc = row["key_enc"], row["headers_enc"]
+                if box.is_current(key_enc) and (headers_enc is None or box.is_current(headers_enc)):
                     outcome.current.append(uid)
                     continue
                 try:
-                    key, headers = (None if v is None else box.open(v, context) for v in sealed)
+                    key = box.open(key_enc, key_context(uid))
+                    headers = headers_enc and box.open(headers_enc, headers_context(uid))
                 except SecretBoxError:
                     outcome.unreadable.append(uid)
                     continue
-                assert key is not None
-                new_headers = None if headers is None else box.seal(headers, context)
-                await db_upstreams.reseal(conn, uid, box.seal(key, context), new_headers)
+                new_headers = None if headers is None else box.seal(headers, headers_context(uid))
+                await db_upstreams.reseal(conn, uid, box.seal(key, key_context(uid)), new_headers)
                 outcome.moved.append(uid)
             if outcome.moved:
                 await db_upstreams.notify_upstreams(conn)
