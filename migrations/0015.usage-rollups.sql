@@ -1,7 +1,7 @@
 -- depends: 0014.upstreams
 -- Usage rollups: per customer, month, UTC day, key, provider and model, the requests, every
--- token kind and the cost of the usage rows, kept exact by triggers on usage_events in the
--- settlement's own transaction (db/sql/rollups.sql). The usage panel's totals and breakdowns
+-- token kind and the cost of the usage rows, kept exact in the settlement's own statement and,
+-- for any other writer, by a trigger (db/sql/rollups.sql and ledger.sql). The usage panel's totals and breakdowns
 -- and invoices read these instead of scanning the month's rows.
 
 CREATE TABLE usage_rollups (

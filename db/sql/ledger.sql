@@ -2,7 +2,7 @@
 -- Live definitions: db/migrate.py re-creates them after the migrations on every migrate, so
 -- this file is the only place to change them (docs/sql.md).
 --
--- Lock order of a settlement batch: the usage rollup rows it touches (sorted, first of all:
+-- Lock order of a settlement batch: the usage rollup rows it touches (sorted, in
 -- kaixu_record_usage), then customers, then customer months, then key months, then gateway
 -- shards, each sorted. A batch may draw credit from a customer (its customers row)
 -- between two of that customer's months (at a month boundary), so every batch locks a
@@ -33,25 +33,9 @@ CREATE OR REPLACE FUNCTION kaixu_record_usage(
 RETURNS record
 LANGUAGE plpgsql AS $$
 BEGIN
-    -- The rollup rows of every group this batch can touch, locked now in key order by a
-    -- zero-count upsert: the statement below fires two rollup triggers (its update's and its
-    -- insert's), each sorted on its own, and between batches two sorted passes could cross.
-    PERFORM kaixu_rollup_add(jsonb_agg(g)) FROM (
-        SELECT DISTINCT customer_id, month, day, key_id, provider, model, 0 AS requests,
-               0 AS input_tokens, 0 AS cached_input_tokens, 0 AS cache_write_tokens,
-               0 AS output_tokens, 0 AS cost_uc
-        FROM (
-            SELECT i.customer_id, i.month, (now() AT TIME ZONE 'UTC')::date AS day, i.key_id,
-                   i.provider, i.model
-            FROM unnest(p_customer_ids, p_months, p_key_ids, p_providers, p_models)
-                 AS i(customer_id, month, key_id, provider, model)
-            UNION
-            SELECT u.customer_id, u.month, (u.created_at AT TIME ZONE 'UTC')::date, u.key_id,
-                   u.provider, u.model
-            FROM usage_events u
-            WHERE u.reservation_id = ANY(p_reservation_ids) AND u.reaped AND NOT p_reaped
-        ) touched
-    ) g;
+    -- This statement keeps the usage rollups itself (the `rolled` step, one sorted upsert):
+    -- the rollup triggers of db/sql/rollups.sql are for every other writer, and skip it.
+    PERFORM set_config('kaixu.rollups_kept', 'on', true);
     WITH items AS (
         SELECT * FROM unnest(
             p_reservation_ids, p_customer_ids, p_key_ids, p_months, p_install_ids, p_providers,
@@ -64,7 +48,11 @@ BEGIN
                clamped, upstream_id, attempts)
     ), superseded AS (
         -- A reaper's estimate, replaced by the real settlement (never the other way round).
-        SELECT u.id, u.cost_uc AS old_cost_uc FROM usage_events u JOIN items i USING (reservation_id)
+        SELECT u.id, u.cost_uc AS old_cost_uc, u.input_tokens AS old_input_tokens,
+               u.cached_input_tokens AS old_cached_input_tokens,
+               u.cache_write_tokens AS old_cache_write_tokens,
+               u.output_tokens AS old_output_tokens
+        FROM usage_events u JOIN items i USING (reservation_id)
         WHERE u.reaped AND NOT p_reaped
         FOR UPDATE OF u
     ), replaced AS (
@@ -77,7 +65,12 @@ BEGIN
             upstream_id = i.upstream_id, attempts = i.attempts, reaped = false
         FROM superseded s, items i
         WHERE u.id = s.id AND i.reservation_id = u.reservation_id
-        RETURNING u.customer_id, u.key_id, u.month, u.cost_uc - s.old_cost_uc AS cost_uc
+        RETURNING u.customer_id, u.key_id, u.month, u.created_at, u.provider, u.model,
+            0 AS requests, u.input_tokens - s.old_input_tokens AS input_tokens,
+            u.cached_input_tokens - s.old_cached_input_tokens AS cached_input_tokens,
+            u.cache_write_tokens - s.old_cache_write_tokens AS cache_write_tokens,
+            u.output_tokens - s.old_output_tokens AS output_tokens,
+            u.cost_uc - s.old_cost_uc AS cost_uc
     ), inserted AS (
         INSERT INTO usage_events (month, customer_id, key_id, install_id, provider, model,
             upstream_model, input_tokens, cached_input_tokens, cache_write_tokens,
@@ -89,18 +82,42 @@ BEGIN
             upstream_id, attempts, p_reaped
         FROM items
         ON CONFLICT (reservation_id) DO NOTHING
-        RETURNING reservation_id, customer_id, key_id, month, cost_uc
+        RETURNING reservation_id, customer_id, key_id, month, created_at, provider, model,
+            1 AS requests, input_tokens, cached_input_tokens, cache_write_tokens,
+            output_tokens, cost_uc
     ), released AS (
         DELETE FROM reservations r USING inserted i WHERE r.id = i.reservation_id
     ), booked AS (
-        SELECT customer_id, key_id, month, cost_uc FROM inserted
+        SELECT customer_id, key_id, month, created_at, provider, model, requests, input_tokens,
+               cached_input_tokens, cache_write_tokens, output_tokens, cost_uc
+        FROM inserted
         UNION ALL
-        SELECT customer_id, key_id, month, cost_uc FROM replaced
+        SELECT * FROM replaced
+    ), rolled AS (
+        -- Rollup rows upserted in key order: batches lock them in one order, before the
+        -- customers rows (see the lock order above).
+        INSERT INTO usage_rollups AS r (customer_id, month, day, key_id, provider, model,
+            requests, input_tokens, cached_input_tokens, cache_write_tokens, output_tokens,
+            cost_uc)
+        SELECT customer_id, month, (created_at AT TIME ZONE 'UTC')::date, key_id, provider,
+               model, sum(requests), sum(input_tokens), sum(cached_input_tokens),
+               sum(cache_write_tokens), sum(output_tokens), sum(cost_uc)
+        FROM booked
+        GROUP BY 1, 2, 3, 4, 5, 6
+        ORDER BY 1, 2, 3, 4, 5, 6
+        ON CONFLICT (customer_id, month, day, key_id, provider, model) DO UPDATE SET
+            requests = r.requests + excluded.requests,
+            input_tokens = r.input_tokens + excluded.input_tokens,
+            cached_input_tokens = r.cached_input_tokens + excluded.cached_input_tokens,
+            cache_write_tokens = r.cache_write_tokens + excluded.cache_write_tokens,
+            output_tokens = r.output_tokens + excluded.output_tokens,
+            cost_uc = r.cost_uc + excluded.cost_uc
     )
     SELECT coalesce(array_agg(b.customer_id), '{}'), coalesce(array_agg(k.lineage_id), '{}'),
            coalesce(array_agg(b.month), '{}'), coalesce(array_agg(b.cost_uc), '{}')
     INTO customer_ids, lineage_ids, months, costs_uc
     FROM booked b JOIN api_keys k ON k.id = b.key_id;
+    PERFORM set_config('kaixu.rollups_kept', 'off', true);
 END;
 $$;
 
