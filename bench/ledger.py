@@ -1,5 +1,5 @@
 """The ledger benchmark: a usage table of millions of rows (COPY), then the admin's heavy reads
-beside it, the hot path beside it, and the settlement's cost with and without rollups.
+beside it, and the hot path beside it (against an empty table, in the same run).
 
     python -m bench.ledger [--rows 10000000] [--big 3000000] [--output docs/benchmarks.md]
 
@@ -62,7 +62,7 @@ def row_plan(
 
 
 def load_rows(dsn: str, keys: dict[str, str], rows: int, big: int) -> float:
-    """COPY `rows` usage rows (the triggers off, the rollups derived after); seconds taken."""
+    """COPY `rows` usage rows (the rollup trigger off, the rollups derived after); seconds."""
     today = dt.datetime.now(dt.UTC)
     spread = [c for c in keys if c != "big"]
     started = time.perf_counter()
@@ -184,11 +184,6 @@ def main() -> int:
                     results.update(admin_reads(base, workers))
                 hot_path_rps(base, bench_customer.authorization, 2)  # warm up
                 results[f"{name}_rps"] = hot_path_rps(base, bench_customer.authorization)
-                if name == "loaded":
-                    with psycopg.connect(dsn, autocommit=True) as conn:
-                        conn.execute("ALTER TABLE usage_events DISABLE TRIGGER USER")
-                        results["no_rollups_rps"] = hot_path_rps(base, bench_customer.authorization)
-                        conn.execute("ALTER TABLE usage_events ENABLE TRIGGER USER")
             finally:
                 child.stop()
         lines = report(args, results)
@@ -205,7 +200,7 @@ def main() -> int:
 
 def report(args: argparse.Namespace, r: dict) -> list[str]:
     export = r["export"]
-    empty, loaded, bare = r["empty_rps"], r["loaded_rps"], r["no_rollups_rps"]
+    empty, loaded = r["empty_rps"], r["loaded_rps"]
     return [
         f"### Ledger benchmark ({dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC,"
         " `python -m bench.ledger`)",
@@ -228,7 +223,6 @@ def report(args: argparse.Namespace, r: dict) -> list[str]:
         "|---|---|---|",
         f"| empty usage table | {empty[0]:,.0f} | {empty[1]:,.0f} |",
         f"| beside {args.rows:,} rows | {loaded[0]:,.0f} | {loaded[1]:,.0f} |",
-        f"| beside them, rollup triggers off | {bare[0]:,.0f} | {bare[1]:,.0f} |",
     ]
 
 
