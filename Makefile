@@ -57,12 +57,14 @@ clean:
 WRK_INSTALL := command -v wrk >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk)
 .PHONY: bench bench-quick
 
-## bench: the full benchmark (about 4 minutes), then the ledger's (10M usage rows, about 8 more);
-## rewrites docs/benchmarks.md below its marker line, and the ledger block
+## bench: the full benchmark (about 4 minutes), then the ledger's (10M usage rows, about 10
+## more) and the capacity one (1 and 2 gateway processes on one PostgreSQL, 1 more);
+## rewrites docs/benchmarks.md below its marker line, and the ledger and capacity blocks
 bench: $(DEV)
 	@$(WRK_INSTALL)
 	$(BIN)/python -m bench
 	$(BIN)/python -m bench.ledger
+	$(BIN)/python -m bench.capacity
 
 ## bench-quick: under a minute (c=1 and c=64, 3 s each, WORKERS=1); writes bench-results/quick.md
 bench-quick: $(DEV)

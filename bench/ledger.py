@@ -15,6 +15,7 @@ import datetime as dt
 import io
 import statistics
 import tempfile
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -24,12 +25,12 @@ import psycopg
 
 from bench import admin, measure, procs, wrk
 from bench.bodies import gateway_body
+from bench.report import replace_block
 from db.embedded import EmbeddedPostgres, create_database
-from db.migrate import migrate
+from db.migrate import apply_live_sql, migrate, rollback
 
 CUSTOMERS = 100
 PASSWORD = "ledger-bench-password"
-START, END = "<!-- ledger:start -->", "<!-- ledger:end -->"
 COLUMNS = (
     "created_at, month, customer_id, key_id, provider, model, upstream_model, input_tokens,"
     " output_tokens, cost_uc, status, cost_source, latency_ms, request_id"
@@ -88,6 +89,44 @@ def load_rows(dsn: str, keys: dict[str, str], rows: int, big: int) -> float:
         conn.execute("VACUUM ANALYZE usage_events")
         conn.execute("VACUUM ANALYZE usage_rollups")
     return time.perf_counter() - started
+
+
+def as_before_partitioning(dsn: str) -> None:
+    """The schema as the release before partitioning left it: one plain usage_events."""
+    rollback(dsn, 1)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        apply_live_sql(conn)
+
+
+def convert_under_writes(dsn: str, customer: str, key: str) -> dict[str, float]:
+    """Migrate (the online conversion into monthly partitions) while another connection
+    writes one usage row after another; the longest a single write waited is how long the
+    conversion held the table."""
+    stop = threading.Event()
+    waits: list[float] = []
+
+    def write() -> None:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            while not stop.is_set():
+                started = time.perf_counter()
+                conn.execute(
+                    "INSERT INTO usage_events (month, customer_id, key_id, provider, model,"
+                    " status, cost_source) VALUES (date_trunc('month', now())::date, %s, %s,"
+                    " 'openai', 'gpt-4o-mini', 'ok', 'reported')",
+                    (customer, key),
+                )
+                waits.append((time.perf_counter() - started) * 1000)
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    started = time.perf_counter()
+    try:
+        migrate(dsn)
+    finally:
+        stop.set()
+        writer.join()
+    return {"seconds": time.perf_counter() - started, "writes": len(waits),
+            "max_wait_ms": max(waits), "p99_wait_ms": p(waits, 99)}  # fmt: skip
 
 
 def timed(call, times: int) -> list[float]:
@@ -161,12 +200,12 @@ def main() -> int:
             dsn = postgres.dsn_for(f"ledger_{name}")
             migrate(dsn)
             port = procs.free_port()
-            child = procs.start_gateway(
-                {"DATABASE_URL": dsn, "PORT": str(port), "OPENAI_API_KEY": "sk-bench",
-                 "OPENAI_BASE_URL": fake_url, "DEMO_PROVIDER": "false", "ADMIN_PASSWORD": PASSWORD,
-                 "KAIXU_SECRET": "l" * 64, "LOG_LEVEL": "WARNING", "DATA_DIR": str(tmp / name)},
-                tmp / f"{name}.log",
-            )  # fmt: skip
+            environment = {
+                "DATABASE_URL": dsn, "PORT": str(port), "OPENAI_API_KEY": "sk-bench",
+                "OPENAI_BASE_URL": fake_url, "DEMO_PROVIDER": "false", "ADMIN_PASSWORD": PASSWORD,
+                "KAIXU_SECRET": "l" * 64, "LOG_LEVEL": "WARNING", "DATA_DIR": str(tmp / name),
+            }  # fmt: skip
+            child = procs.start_gateway(environment, tmp / f"{name}.log")
             try:
                 child.wait_ready()
                 workers = procs.wait_for_workers(child, port, 1)
@@ -179,21 +218,24 @@ def main() -> int:
                     keys[customer.id] = customer.key_id
                 bench_customer = admin.create_customer(base, PASSWORD, "bench")
                 if name == "loaded":
+                    # The rows go into the plain table of an earlier release, which the next
+                    # migrate partitions online, as an upgrade would.
+                    child.stop()
+                    as_before_partitioning(dsn)
                     print(f"loading {args.rows:,} rows…", flush=True)
                     results["load_s"] = load_rows(dsn, keys, args.rows, args.big)
+                    print("partitioning them…", flush=True)
+                    results["convert"] = convert_under_writes(dsn, "c001", keys["c001"])
+                    child = procs.start_gateway(environment, tmp / f"{name}-2.log")
+                    child.wait_ready()
+                    workers = procs.wait_for_workers(child, port, 1)
                     results.update(admin_reads(base, workers))
                 hot_path_rps(base, bench_customer.authorization, 2)  # warm up
                 results[f"{name}_rps"] = hot_path_rps(base, bench_customer.authorization)
             finally:
                 child.stop()
         lines = report(args, results)
-    text = args.output.read_text() if args.output.exists() else ""
-    block = "\n".join([START, *lines, END])
-    if START in text and END in text:
-        text = text[: text.index(START)] + block + text[text.index(END) + len(END) :]
-    else:
-        text += "\n" + block + "\n"
-    args.output.write_text(text)
+    replace_block(args.output, "ledger", lines)
     print("\n".join(lines))
     return 0
 
@@ -208,6 +250,12 @@ def report(args: argparse.Namespace, r: dict) -> list[str]:
         f"{args.rows:,} usage rows loaded by COPY in {r['load_s']:.0f} s (rollups derived"
         f" after) across 3 months and {CUSTOMERS} customers; `big` holds {args.big:,} of them"
         " in the current month.",
+        "",
+        f"Partitioned online by the next migrate (the table as an earlier release left it):"
+        f" {r['convert']['seconds']:.0f} s in all, while one connection wrote"
+        f" {r['convert']['writes']:,} usage rows one after another; the longest any of them"
+        f" waited was {r['convert']['max_wait_ms']:,.0f} ms (p99"
+        f" {r['convert']['p99_wait_ms']:.1f} ms): the swap's lock.",
         "",
         "| what | calls | p50 | p99 | goal |",
         "|---|---|---|---|---|",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 from bench.model import MODES, BenchRun, Cell, WorkersRun
 
@@ -34,6 +35,19 @@ TARGET_ADDED_MS = 1.0
 TARGET_IDLE_MIB = 80
 TARGET_SOAK_PERCENT = 10
 BUSY_CPUS = 0.1  # outside load (in CPUs) above which a run's numbers get a warning
+
+
+def replace_block(output: Path, name: str, lines: list[str]) -> None:
+    """Write `lines` between the `<!-- name:start -->` and `<!-- name:end -->` markers of
+    `output` (appended when they are missing): the blocks of bench.ledger and bench.capacity."""
+    start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+    text = output.read_text() if output.exists() else ""
+    block = "\n".join([start, *lines, end])
+    if start in text and end in text:
+        text = text[: text.index(start)] + block + text[text.index(end) + len(end) :]
+    else:
+        text += "\n" + block + "\n"
+    output.write_text(text)
 
 
 def intro_of(existing: str | None) -> str:

@@ -63,6 +63,14 @@ class Settings:
     image_fetch_timeout_s: float = 10.0
     image_fetch_max_bytes: int = 20 * 1024 * 1024
     image_fetch_allow_hosts: frozenset[str] = frozenset()  # plain http and any address: tests
+    # Usage rows older than this many months before the current one are archived to CSV files
+    # and dropped, once the month is invoiced (None: kept for ever). docs/scaling.md.
+    usage_retention_months: int | None = None
+    usage_archive_dir: Path | None = None  # None: <data_dir>/usage-archive
+
+    @property
+    def archive_dir(self) -> Path:
+        return self.usage_archive_dir or self.data_dir / "usage-archive"
 
     @property
     def direct_database_url(self) -> str | None:
@@ -279,6 +287,8 @@ def load_settings(env: Mapping[str, str]) -> Settings:
             for h in (_text(env, "IMAGE_FETCH_ALLOW_HOSTS") or "").split(",")
             if h.strip()
         ),
+        usage_retention_months=_int(env, "USAGE_RETENTION_MONTHS", 0, 0, 1200) or None,
+        usage_archive_dir=Path(raw) if (raw := _text(env, "USAGE_ARCHIVE_DIR")) else None,
     )
     if settings.database_url is None and (
         settings.database_direct_url or settings.database_read_url

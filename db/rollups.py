@@ -1,7 +1,9 @@
 """Usage rollups against the rows they sum: find every difference, and rebuild from the rows.
 
 The triggers of db/sql/rollups.sql keep them equal; this is the proof, and the repair should
-anything (a restore, a manual edit with the triggers disabled) have put them apart."""
+anything (a restore, a manual edit with the triggers disabled) have put them apart. Months whose
+rows retention archived and dropped (usage_retired_months) keep their rollups and are left out:
+their rows are in the archive files."""
 
 from __future__ import annotations
 
@@ -14,14 +16,16 @@ COUNTS = (
     "cost_uc",
 )  # fmt: skip
 GROUP = ("customer_id", "month", "day", "key_id", "provider", "model")
+# The months compared ($1, or all), retired ones aside.
+LIVE = "($1::date IS NULL OR month = $1) AND month NOT IN (SELECT month FROM usage_retired_months)"
 # Groups where the rollups and the rows disagree (an all-zero rollup row equals no rows).
 DIFFERENCES = f"""
 SELECT {", ".join(f"coalesce(r.{c}, w.{c}) AS {c}" for c in GROUP)},
        {
     ", ".join(f"coalesce(r.{c}, 0) AS rollup_{c}, coalesce(w.{c}, 0) AS rows_{c}" for c in COUNTS)
 }
-FROM (SELECT * FROM usage_rollups WHERE $1::date IS NULL OR month = $1) r
-FULL JOIN (SELECT * FROM kaixu_rollups_from_rows WHERE $1::date IS NULL OR month = $1) w
+FROM (SELECT * FROM usage_rollups WHERE {LIVE}) r
+FULL JOIN (SELECT * FROM kaixu_rollups_from_rows WHERE {LIVE}) w
     USING ({", ".join(GROUP)})
 WHERE {" OR ".join(f"coalesce(r.{c}, 0) <> coalesce(w.{c}, 0)" for c in COUNTS)}
 ORDER BY 1, 2, 3, 4, 5, 6
@@ -29,10 +33,10 @@ LIMIT $2
 """
 # A rebuild holds back settlements (they insert rows) until it commits.
 LOCK_ROWS = "LOCK TABLE usage_events IN SHARE MODE"
-DELETE_ROLLUPS = "DELETE FROM usage_rollups WHERE $1::date IS NULL OR month = $1"
+DELETE_ROLLUPS = f"DELETE FROM usage_rollups WHERE {LIVE}"
 INSERT_FROM_ROWS = f"""
 INSERT INTO usage_rollups ({", ".join((*GROUP, *COUNTS))})
-SELECT * FROM kaixu_rollups_from_rows WHERE $1::date IS NULL OR month = $1
+SELECT * FROM kaixu_rollups_from_rows WHERE {LIVE}
 """
 
 

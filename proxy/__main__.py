@@ -65,6 +65,15 @@ def main(argv: list[str] | None = None) -> int:
         "action", choices=["check", "rebuild"], help="list differences / derive again from rows"
     )
     rollups_parser.add_argument("--month", help="YYYY-MM (default: every month)")
+    usage_parser = commands.add_parser("usage", help="the usage table's monthly partitions")
+    usage_parser.add_argument(
+        "action", choices=["partitions", "retire"], help="list them / archive and drop old ones"
+    )
+    usage_parser.add_argument(
+        "--keep-months",
+        type=int,
+        help="months kept before this one (default: USAGE_RETENTION_MONTHS)",
+    )
     args = parser.parse_args(argv)
 
     try:
@@ -95,6 +104,8 @@ def main(argv: list[str] | None = None) -> int:
             return tools.reencrypt(settings)
         if args.command == "rollups":
             return tools.rollups(settings, args.action, args.month)
+        if args.command == "usage":
+            return tools.usage(settings, args.action, args.keep_months)
         serve(settings, banner(settings, password_from_file))
     return 0
 

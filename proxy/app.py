@@ -59,6 +59,7 @@ from proxy.state import (
     STRIPE_CHECKOUT,
     UPSTREAMS,
 )
+from proxy.upkeep.schedule import maintain_forever
 from proxy.upstreams.registry import Upstreams
 
 log = logging.getLogger("kaixu.app")
@@ -153,6 +154,7 @@ async def _ledger(app: web.Application) -> AsyncIterator[None]:
         running(sweep_forever(pool)),
         running(beat_and_reap(pool, process_id, app[UPSTREAMS].health_snapshot)),
         running(replayer.run()),
+        running(maintain_forever(pool, settings)),
     ):
         try:
             yield

@@ -8,8 +8,10 @@ import datetime as dt
 import asyncpg
 
 from core.settings import Settings
+from db import retention as db_retention
 from db import rollups as db_rollups
 from proxy.infra.secretbox import SecretBox
+from proxy.upkeep import retention
 from proxy.upstreams.reseal import reseal_all
 
 
@@ -61,3 +63,43 @@ def rollups(settings: Settings, action: str, month_text: str | None) -> int:
             await conn.close()
 
     return asyncio.run(run())
+
+
+def usage(settings: Settings, action: str, keep_months: int | None) -> int:
+    """`usage partitions`: the monthly partitions and the months retired so far;
+    `usage retire`: archive and drop the partitions past the months kept, now."""
+    assert settings.database_url
+    dsn = settings.direct_database_url or ""
+    if action == "retire":
+        keep = keep_months if keep_months is not None else settings.usage_retention_months
+        if keep is None:
+            raise SystemExit("usage retire needs --keep-months N or USAGE_RETENTION_MONTHS")
+        done = asyncio.run(retention.retire(dsn, keep, settings.archive_dir))
+        if done.busy:
+            print("another process is retiring usage right now; nothing done")
+            return 1
+        for name in done.retired:
+            print(f"retired {name}")
+        for path in done.archives:
+            print(f"archived {path}")
+        for name, why in done.waiting.items():
+            print(f"kept {name}: {why}")
+        print(f"{len(done.retired)} partitions retired, {len(done.waiting)} kept")
+        return 0
+
+    async def show() -> int:
+        conn = await asyncpg.connect(dsn)
+        try:
+            for row in await conn.fetch(
+                "SELECT name, from_month, to_month FROM kaixu_usage_partitions ORDER BY to_month"
+            ):
+                first = f"{row['from_month']:%Y-%m}" if row["from_month"] else "…"
+                print(f"{row['name']}: {first} to before {row['to_month']:%Y-%m}")
+            for row in await db_retention.retired_months(conn):
+                print(f"retired {row['month']:%Y-%m}: {row['rows']} rows in {row['archive']}"
+                      f" (sha256 {row['sha256']})")  # fmt: skip
+            return 0
+        finally:
+            await conn.close()
+
+    return asyncio.run(show())

@@ -18,7 +18,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("proxy.ledger",),
     ("proxy.state",),
     ("proxy.http",),
-    ("proxy.routes", "proxy.admin"),
+    ("proxy.routes", "proxy.admin", "proxy.upkeep"),
     ("proxy.app", "proxy.server", "proxy.local_secrets", "proxy.commands", "proxy.__main__"),
 )
 MUTABLE_CALLS = {"list", "dict", "set", "defaultdict", "deque", "OrderedDict", "Counter"}

@@ -48,11 +48,11 @@ BEGIN
                clamped, upstream_id, attempts)
     ), superseded AS (
         -- A reaper's estimate, replaced by the real settlement (never the other way round).
-        SELECT u.id, u.cost_uc AS old_cost_uc, u.input_tokens AS old_input_tokens,
+        SELECT u.id, u.month, u.cost_uc AS old_cost_uc, u.input_tokens AS old_input_tokens,
                u.cached_input_tokens AS old_cached_input_tokens,
                u.cache_write_tokens AS old_cache_write_tokens,
                u.output_tokens AS old_output_tokens
-        FROM usage_events u JOIN items i USING (reservation_id)
+        FROM usage_events u JOIN items i USING (reservation_id, month)
         WHERE u.reaped AND NOT p_reaped
         FOR UPDATE OF u
     ), replaced AS (
@@ -64,7 +64,7 @@ BEGIN
             latency_ms = i.latency_ms, error = i.error, clamped = i.clamped,
             upstream_id = i.upstream_id, attempts = i.attempts, reaped = false
         FROM superseded s, items i
-        WHERE u.id = s.id AND i.reservation_id = u.reservation_id
+        WHERE u.id = s.id AND u.month = s.month AND i.reservation_id = u.reservation_id
         RETURNING u.customer_id, u.key_id, u.month, u.created_at, u.provider, u.model,
             0 AS requests, u.input_tokens - s.old_input_tokens AS input_tokens,
             u.cached_input_tokens - s.old_cached_input_tokens AS cached_input_tokens,
@@ -81,7 +81,9 @@ BEGIN
             status, cost_source, latency_ms, request_id, error, reservation_id, clamped,
             upstream_id, attempts, p_reaped
         FROM items
-        ON CONFLICT (reservation_id) DO NOTHING
+        -- Whichever unique index says so: (reservation_id, month) on the partitioned table,
+        -- (reservation_id) on the plain one it was before (and is again if 0016 is rolled back).
+        ON CONFLICT DO NOTHING
         RETURNING reservation_id, customer_id, key_id, month, created_at, provider, model,
             1 AS requests, input_tokens, cached_input_tokens, cache_write_tokens,
             output_tokens, cost_uc

@@ -1,0 +1,1 @@
+"""The usage table's upkeep: monthly partitions made ahead, and retention."""
