@@ -129,6 +129,16 @@ def convert_under_writes(dsn: str, customer: str, key: str) -> dict[str, float]:
             "max_wait_ms": max(waits), "p99_wait_ms": p(waits, 99)}  # fmt: skip
 
 
+def bytes_per_row(dsn: str) -> float:
+    """The usage table's size on disk, indexes included, per row."""
+    with psycopg.connect(dsn) as conn:
+        size, rows = conn.execute(
+            "SELECT sum(pg_total_relation_size(relid)), (SELECT count(*) FROM usage_events)"
+            " FROM pg_partition_tree('usage_events') WHERE isleaf"
+        ).fetchone()
+    return int(size) / max(int(rows), 1)
+
+
 def timed(call, times: int) -> list[float]:
     """Milliseconds of each of `times` calls."""
     spent = []
@@ -226,6 +236,7 @@ def main() -> int:
                     results["load_s"] = load_rows(dsn, keys, args.rows, args.big)
                     print("partitioning them…", flush=True)
                     results["convert"] = convert_under_writes(dsn, "c001", keys["c001"])
+                    results["bytes_per_row"] = bytes_per_row(dsn)
                     child = procs.start_gateway(environment, tmp / f"{name}-2.log")
                     child.wait_ready()
                     workers = procs.wait_for_workers(child, port, 1)
@@ -255,7 +266,8 @@ def report(args: argparse.Namespace, r: dict) -> list[str]:
         f" {r['convert']['seconds']:.0f} s in all, while one connection wrote"
         f" {r['convert']['writes']:,} usage rows one after another; the longest any of them"
         f" waited was {r['convert']['max_wait_ms']:,.0f} ms (p99"
-        f" {r['convert']['p99_wait_ms']:.1f} ms): the swap's lock.",
+        f" {r['convert']['p99_wait_ms']:.1f} ms): the swap's lock. On disk, indexes included:"
+        f" {r['bytes_per_row']:.0f} bytes per usage row.",
         "",
         "| what | calls | p50 | p99 | goal |",
         "|---|---|---|---|---|",

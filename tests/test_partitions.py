@@ -9,6 +9,9 @@ import csv
 import datetime as dt
 import hashlib
 import itertools
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import asyncpg
@@ -37,6 +40,17 @@ LAST_MADE = next_month(next_month(next_month(THIS_MONTH)))  # the partitions mad
 def settlement(cid: str, kid: str, month: dt.date, cost_uc: int = 700) -> Settlement:
     return Settlement(next(_reservation_ids), cid, kid, month, None, "openai", "gpt-4o-mini",
                       None, 10, 0, 0, 5, cost_uc, "ok", "reported", 5, "req", None)  # fmt: skip
+
+
+async def settle(pool: asyncpg.Pool, batch: list[Settlement]) -> None:
+    """As the gateway's settler writes a batch: again after a rollback (a deadlock's victim)."""
+    for _ in range(5):
+        try:
+            await settle_batch(pool, batch)
+            return
+        except asyncpg.TransactionRollbackError:
+            continue
+    raise AssertionError("settlement kept rolling back")
 
 
 async def a_key(client) -> tuple[str, str]:
@@ -87,10 +101,10 @@ async def test_a_table_with_rows_is_partitioned_under_settlements_without_losing
     try:
         while not converting.done() or len(settled) < 20:
             batch = [settlement(customer_id, key_id, THIS_MONTH) for _ in range(5)]
-            await settle_batch(pool, batch)
+            await settle(pool, batch)
             settled += batch
         assert await converting == ["0016.usage-partitions"]
-        await settle_batch(pool, settled[:5])  # retried after a lost reply: nothing again
+        await settle(pool, settled[:5])  # retried after a lost reply: nothing again
     finally:
         await pool.close()
 
@@ -145,7 +159,7 @@ async def test_the_swap_steps_aside_for_a_long_reader_and_writers_go_on_meanwhil
         # While the swap keeps asking for its lock, settlements still get through: it gives
         # up after a second each time and lets them pass.
         for _ in range(3):
-            await settle_batch(pool, [settlement(customer_id, key_id, THIS_MONTH)])
+            await settle(pool, [settlement(customer_id, key_id, THIS_MONTH)])
         assert not converting.done() and not partitioned(database_url)
         await reading.commit()
         assert await converting == ["0016.usage-partitions"]
@@ -303,3 +317,24 @@ def test_first_kept_month() -> None:
     assert retention.first_kept_month(dt.date(2027, 3, 15), 3) == dt.date(2026, 12, 1)
     assert retention.first_kept_month(dt.date(2027, 1, 1), 0) == dt.date(2027, 1, 1)
     assert retention.first_kept_month(dt.date(2027, 1, 31), 13) == dt.date(2025, 12, 1)
+
+
+def usage_command(database_url: str, tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "DATABASE_URL": database_url, "DATA_DIR": str(tmp_path),
+           "ADMIN_PASSWORD": "x" * 16, "KAIXU_SECRET": "s" * 40}  # fmt: skip
+    env.pop("USAGE_RETENTION_MONTHS", None)
+    return subprocess.run([sys.executable, "-m", "proxy", "usage", *args], env=env,
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+
+
+def test_the_usage_commands_list_partitions_and_retire_only_when_told_how_long(
+    database_url, tmp_path
+) -> None:
+    listed = usage_command(database_url, tmp_path, "partitions")
+    assert listed.returncode == 0, listed.stderr
+    assert f"usage_events_{LAST_MADE:%Y_%m}: {LAST_MADE:%Y-%m} to before" in listed.stdout
+    refused = usage_command(database_url, tmp_path, "retire")
+    assert refused.returncode != 0 and "--keep-months" in refused.stderr
+    done = usage_command(database_url, tmp_path, "retire", "--keep-months", "12")
+    assert done.returncode == 0, done.stderr
+    assert "0 partitions retired, 0 kept" in done.stdout  # nothing is a year old here
