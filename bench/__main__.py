@@ -46,6 +46,7 @@ def parse(argv: list[str] | None = None) -> Options:
     parser.add_argument("--ttfb-requests", type=int, default=200)
     parser.add_argument("--no-info-log", action="store_true", help="skip the LOG_LEVEL=INFO run")
     parser.add_argument("--upstreams", type=int, default=1, help="OpenAI upstreams (default 1)")
+    parser.add_argument("--floor-only", action="store_true", help="only the bare-proxy floor")
     args = parser.parse_args(argv)
     preset = QUICK if args.quick else FULL
     if args.duration is not None and args.duration < 1:
@@ -60,6 +61,7 @@ def parse(argv: list[str] | None = None) -> Options:
         ttfb_requests=args.ttfb_requests,
         info_log=not args.no_info_log,
         upstreams=max(args.upstreams, 1),
+        floor_only=args.floor_only,
     )
 
 

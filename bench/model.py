@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from typing import TYPE_CHECKING
 
 from bench.wrk import WrkResult
+
+if TYPE_CHECKING:
+    from bench.floor import FloorRun
 
 # A non-stream JSON answer, Server-Sent Events, a non-stream answer of two tool calls (tools
 # declared in the request), and the Anthropic Messages route streamed (passed through to the
@@ -137,6 +141,7 @@ class BenchRun:
     direct: list[Cell] = dataclasses.field(default_factory=list)
     direct_ttfb: Ttfb | None = None
     runs: list[WorkersRun] = dataclasses.field(default_factory=list)
+    floor: FloorRun | None = None
     elapsed_s: float = 0.0
 
     def direct_cell(self, mode: str, concurrency: int) -> Cell | None:

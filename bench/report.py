@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+from bench import floor_report
 from bench.model import MODES, BenchRun, Cell, WorkersRun
 
 MARKER = "<!-- bench:generated: everything below this line is rewritten by `python -m bench` -->"
@@ -28,7 +29,8 @@ the marker line is kept when the benchmark rewrites this file: put notes and pro
 """
 
 MODE_NAMES = {"chat": "non-stream", "stream": "stream", "tools": "tool calls",
-              "messages": "Messages stream"}  # fmt: skip
+              "messages": "Messages stream", "openai": "OpenAI route",
+              "openai-stream": "OpenAI route stream"}  # fmt: skip
 TARGET_RATIO = 0.25
 TARGET_STREAMS_PER_S = 1000
 TARGET_ADDED_MS = 1.0
@@ -297,10 +299,13 @@ def targets(run: BenchRun) -> list[tuple[str, str, str, bool]]:
 def failures(run: BenchRun) -> list[str]:
     """Every failed request of the run, per cell: why the benchmark exits non-zero."""
     found = []
-    cells = [*run.direct, *(cell for w in run.runs for cell in w.cells)]
+    floor_cells = run.floor.cells if run.floor else []
+    cells = [*run.direct, *floor_cells, *(cell for w in run.runs for cell in w.cells)]
     for cell in cells:
         where = cell.label + (f" LOG_LEVEL={cell.log_level}" if cell.log_level != "WARNING" else "")
-        if cell.target == "gateway":
+        if any(cell is f for f in floor_cells):
+            where = "floor: " + where
+        elif cell.target == "gateway":
             where = where.replace("gateway", f"gateway WORKERS={_workers_of(run, cell)}", 1)
         if cell.wrk.non_2xx:
             found.append(f"{where}: {cell.wrk.non_2xx} non-2xx responses")
@@ -309,7 +314,8 @@ def failures(run: BenchRun) -> list[str]:
             found.append(f"{where}: socket errors ({detail})")
         if cell.wrk.requests == 0:
             found.append(f"{where}: no request completed")
-    ttfbs = [run.direct_ttfb, *(w.ttfb for w in run.runs)]
+    floor_ttfbs = [t for ts in run.floor.ttfb.values() for t in ts] if run.floor else []
+    ttfbs = [run.direct_ttfb, *(w.ttfb for w in run.runs), *floor_ttfbs]
     for t in ttfbs:
         if t is not None and t.errors:
             found.append(f"TTFB {t.target}: {t.errors} failed requests")
@@ -359,6 +365,8 @@ def render_tables(run: BenchRun, failed: list[str]) -> str:
         "### Targets (issue 6)",
         table(["target", "measured", "goal", "met"], target_rows),
     ]
+    if run.floor is not None:
+        parts += floor_report.render(run.floor)
     for workers in run.runs:
         parts += [
             f"### Throughput and latency, WORKERS={workers.workers}",

@@ -10,16 +10,15 @@ import signal
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import admin, machine, measure, procfs, procs, report, wrk
+from bench import admin, floor, machine, measure, procfs, procs, report, wrk
 from bench.admin import Customer, SetupError
 from bench.bodies import MAX_TOKENS, MODEL, direct_body, gateway_body
-from bench.model import MODES, QUICK_MODES, BenchRun, Cell, Export, Soak, Ttfb, WorkersRun
+from bench.model import MODES, QUICK_MODES, BenchRun, Cell, Export, Soak, WorkersRun
+from bench.probe import check, print_ttfb
 from bench.procs import Child, StartError
 from bench.wrk import WrkError
 from db.embedded import EmbeddedPostgres, create_database
@@ -47,6 +46,7 @@ class Options:
     ttfb_requests: int = 200
     info_log: bool = True
     upstreams: int = 1  # OpenAI upstreams behind the gateway (all to the one fake)
+    floor_only: bool = False  # only the floor (bench/floor.py), for quick comparisons
 
 
 class BenchError(RuntimeError):
@@ -79,6 +79,7 @@ class Bench:
         self.fake_pid = 0
         self.anthropic_pid = 0
         self.postgres: EmbeddedPostgres | None = None
+        self.bare_pid = 0
 
     # -- processes ---------------------------------------------------------------------------
 
@@ -90,6 +91,10 @@ class Bench:
         self.stack.callback(claude.stop)
         self.postgres = EmbeddedPostgres(self.tmp / "pg")
         self.stack.callback(self.postgres.stop)
+        floor.enable_statement_counts(self.postgres.admin_dsn)
+        self.postgres.halt()  # started again with pg_stat_statements loaded
+        self.postgres.ensure_running()
+        floor.create_extension(self.postgres.admin_dsn)
         pid_file = (self.tmp / "pg" / "postmaster.pid").read_text()
         self.postgres_pid = int(pid_file.split()[0])
         self.fake_url = procs.fake_base_url(fake.wait_ready())
@@ -155,6 +160,8 @@ class Bench:
                  "fake_anthropic": self.anthropic_pid}  # fmt: skip
         if gateway is not None:
             trees["gateway"] = gateway.child.pid
+        if self.bare_pid:
+            trees["bare"] = self.bare_pid
         busy, own = procfs.machine_busy_seconds(), procfs.own_cpu_seconds()
         before = {name: procfs.tree_cpu_seconds(pid) for name, pid in trees.items()}
         result = wrk.run(url, body, c, self.options.duration_s, auth)
@@ -296,32 +303,6 @@ class Bench:
         return Soak(served, SOAK_WARMUP, time.monotonic() - start, failed, warm, end)
 
 
-def check(url: str, body: bytes, authorization: str, mode: str, target: str) -> None:
-    """One request that must succeed before any load: a wrong setup fails here, clearly."""
-    headers = {"Content-Type": "application/json", "Authorization": authorization,
-               "anthropic-version": "2023-06-01"}  # as bench/post.lua sends  # fmt: skip
-    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            text = response.read().decode(errors="replace")
-    except urllib.error.HTTPError as exc:
-        detail = exc.read().decode(errors="replace")[:500]
-        raise SetupError(f"{target} {mode} answered {exc.code}: {detail}") from exc
-    expected = {("stream", "direct"): "[DONE]", ("messages", "direct"): "message_stop"}.get(
-        (mode, target), "usage"
-    )
-    if expected not in text:
-        raise SetupError(f"{target} {mode}: unexpected answer {text[:500]!r}")
-
-
-def print_ttfb(result: Ttfb) -> None:
-    print(
-        f"  TTFB {result.target}: p50 {result.p50_ms:.2f} ms, p99 {result.p99_ms:.2f} ms"
-        f" ({len(result.samples_s)} requests, {result.errors} errors)",
-        flush=True,
-    )
-
-
 def describe(options: Options) -> dict[str, str]:
     return {
         "mode": "quick" if options.quick else "full",
@@ -361,8 +342,10 @@ def main(options: Options) -> int:
         with contextlib.ExitStack() as stack:
             bench = Bench(options, tmp, stack)
             run.versions = machine.versions(bench.start_backends(), wrk.version())
-            bench.measure_direct(run)
-            for i, workers in enumerate(options.workers):
+            if not options.floor_only:
+                bench.measure_direct(run)
+            floor.measure(bench, run)
+            for i, workers in enumerate([] if options.floor_only else options.workers):
                 run.runs.append(bench.measure_gateway(workers))
                 if i == 0 and options.info_log:
                     bench.measure_info_log(run.runs[-1])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from datetime import date
 
@@ -20,7 +21,8 @@ WHERE k.id = $1
 """
 
 ADMIT_BATCH = """
-SELECT * FROM kaixu_admit_batch($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ORDER BY idx
+SELECT * FROM kaixu_admit_batch($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+ORDER BY idx
 """
 
 SETTLE_BATCH = """
@@ -63,9 +65,12 @@ async def admit_batch(
     ttl_s: int,
     gateway_ceiling_uc: int | None,
     owner: str,
+    pending: Mapping[int, int] | None = None,
 ) -> list[asyncpg.Record]:
     """Admit (or refuse) each request in one transaction; one row per request, in order. The
-    reservations made belong to `owner` (this process)."""
+    reservations made belong to `owner` (this process); `pending` maps the reservations of its
+    settlements not yet known to be committed to their costs (counted as booked)."""
+    pending = pending or {}
     return await pool.fetch(
         ADMIT_BATCH,
         [a.key_id for a in batch],
@@ -80,6 +85,8 @@ async def admit_batch(
         [a.request_id for a in batch],
         [a.input_tokens for a in batch],
         [a.input_cost_uc for a in batch],
+        list(pending),
+        list(pending.values()),
     )
 
 

@@ -30,6 +30,7 @@ from proxy.ledger.admission import Gate
 from proxy.ledger.cutoff import Cutoff
 from proxy.ledger.journal import Journal
 from proxy.ledger.liveness import beat_and_reap
+from proxy.ledger.outbox import Outbox
 from proxy.ledger.running import RunningCalls
 from proxy.ledger.sweeper import sweep_forever
 from proxy.ledger.writers import Admitter, Replayer, Settler
@@ -138,11 +139,17 @@ async def _ledger(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     pool = app[DB_POOL]
     process_id = app[PROCESS_ID] = f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(4)}"
-    settler = Settler(pool, Journal(settings.data_dir / "journal", process_id))
+    journal_dir = settings.data_dir / "journal"
+    outbox = Outbox(journal_dir, process_id)
+    settler = Settler(pool, Journal(journal_dir, process_id), outbox)
     await processes.heartbeat(pool, process_id)
     app[GATE] = Gate(
         admitter=Admitter(
-            pool, settings.reservation_ttl_s, settings.gateway_monthly_ceiling_uc, process_id
+            pool,
+            settings.reservation_ttl_s,
+            settings.gateway_monthly_ceiling_uc,
+            process_id,
+            settler.pending,
         ),
         settler=settler,
         prices=app[PRICE_BOOK],
@@ -160,6 +167,7 @@ async def _ledger(app: web.Application) -> AsyncIterator[None]:
             yield
         finally:
             await settler.drain()  # every answered request's usage is written or kept
+    outbox.close()
     settler.journal.close_segment()
     with contextlib.suppress(*DB_UNAVAILABLE_ERRORS):
         await replayer.replay_once()  # what is left stays on disk for the next start

@@ -36,6 +36,7 @@ from db.migrate import migrate
 from proxy import admin
 from proxy.app import create_app
 from proxy.infra.log import JsonFormatter
+from proxy.state import GATE
 from tests.fakes import FakeUpstream
 
 TEMPLATE_DB = "kaixu_template"
@@ -221,6 +222,7 @@ def fail_on_mismatches(mismatches: list[str]) -> None:
 @pytest.fixture
 async def aiohttp_client(
     aiohttp_client: Callable[..., Awaitable[TestClient]],
+    served_apps: list[web.Application],
     admin_answers: AdminAnswers,
     admin_answer_mismatches: list[str],
 ) -> AsyncIterator[Callable[..., Awaitable[TestClient]]]:
@@ -229,6 +231,7 @@ async def aiohttp_client(
     async def serve(app: Any, *args: Any, **kwargs: Any) -> TestClient:
         if isinstance(app, web.Application):
             admin_answers.watch(app, admin_answer_mismatches)
+            served_apps.append(app)
         return await aiohttp_client(app, *args, **kwargs)
 
     yield serve
@@ -290,8 +293,45 @@ async def gateway(gateway_settings: Settings, aiohttp_client) -> TestClient:
 
 
 @pytest.fixture
-async def db(database_url: str) -> AsyncIterator[asyncpg.Connection]:
+def served_apps() -> list[web.Application]:
+    """The apps this test serves in-process (their settlers are drained before `db` reads)."""
+    return []
+
+
+class SettledConnection(asyncpg.Connection):
+    """Reads after every settlement already handed to an in-process settler is committed:
+    requests are answered before their usage rows are (proxy/ledger/outbox.py)."""
+
+    apps: list[web.Application]
+
+    async def _settled(self) -> None:
+        for app in getattr(self, "apps", ()):
+            if GATE in app:
+                await app[GATE].settler.drain()
+
+    async def fetch(self, *args: Any, **kwargs: Any) -> Any:
+        await self._settled()
+        return await super().fetch(*args, **kwargs)
+
+    async def fetchrow(self, *args: Any, **kwargs: Any) -> Any:
+        await self._settled()
+        return await super().fetchrow(*args, **kwargs)
+
+    async def fetchval(self, *args: Any, **kwargs: Any) -> Any:
+        await self._settled()
+        return await super().fetchval(*args, **kwargs)
+
+    async def execute(self, *args: Any, **kwargs: Any) -> Any:
+        await self._settled()
+        return await super().execute(*args, **kwargs)
+
+
+@pytest.fixture
+async def db(
+    database_url: str, served_apps: list[web.Application]
+) -> AsyncIterator[asyncpg.Connection]:
     """A direct connection to the test's database, for asserting what was stored."""
-    conn = await asyncpg.connect(database_url)
+    conn = await asyncpg.connect(database_url, connection_class=SettledConnection)
+    conn.apps = served_apps
     yield conn
     await conn.close()

@@ -12,6 +12,7 @@ from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 
 import aiohttp
+import asyncpg
 
 from db.embedded import EmbeddedPostgres
 from db.migrate import migrate
@@ -76,6 +77,16 @@ async def poll(check: Callable[[], Awaitable[bool]], deadline_s: float, what: st
         assert time.monotonic() - started < deadline_s, f"{what}: not within {deadline_s} s"
         await asyncio.sleep(0.05)
     return time.monotonic() - started
+
+
+async def settled(db: asyncpg.Connection, deadline_s: float = 10) -> None:
+    """Until no reservation is left: requests are answered before their settlement commits
+    (proxy/ledger/outbox.py), so a test that reads the books right after waits for this."""
+
+    async def no_reservations() -> bool:
+        return await db.fetchval("SELECT count(*) FROM reservations") == 0
+
+    await poll(no_reservations, deadline_s, "every answered call settled")
 
 
 async def new_key(http: aiohttp.ClientSession, base: str, **fields) -> tuple[str, str]:

@@ -132,3 +132,40 @@ async def test_usage_kept_at_a_stop_during_an_outage_is_written_at_the_next_star
             await conn.close()
             again.stop()
         assert not list((tmp_path / "journal").glob("*.jsonl"))
+
+
+async def test_a_call_answered_before_its_settlement_committed_is_billed_after_a_kill_9(
+    database_url, fakes, tmp_path, http, db
+) -> None:
+    """Requests are answered before their settlement commits (proxy/ledger/outbox.py): a
+    process killed in between loses nothing; a sibling sharing DATA_DIR replays its outbox."""
+    upstream, shared = fakes["openai"].base_url, tmp_path / "shared"
+    victim = GatewayProcess(gateway_env(database_url, upstream, shared))
+    sibling = GatewayProcess(gateway_env(database_url, upstream, shared))
+    await asyncio.gather(asyncio.to_thread(victim.start), asyncio.to_thread(sibling.start))
+    customer_id, key = await new_key(http, url_of(sibling), monthly_cap_cents=100)
+    blocker = await asyncpg.connect(database_url)  # holds what every settlement must lock
+    try:
+        async with blocker.transaction():
+            await blocker.execute("SELECT 1 FROM customers WHERE id = $1 FOR UPDATE", customer_id)
+            async with http.post(f"{url_of(victim)}/v1/gateway/chat", headers=bearer(key),
+                                 json=chat_json("fake:usage=7,3")) as response:  # fmt: skip
+                assert response.status == 200  # answered while its settlement waits
+                assert (await response.json())["usage"]["output_tokens"] == 3
+            [segment] = [p for p in shared.joinpath("journal").glob("*outbox.jsonl")
+                         if p.stat().st_size]  # fmt: skip
+            assert json.loads(segment.read_text())["input_tokens"] == 7
+            victim.stop(signal.SIGKILL)
+    finally:
+        await blocker.close()
+
+    async def billed() -> bool:
+        rows = await db.fetchval("SELECT count(*) FROM usage_events WHERE NOT reaped")
+        return rows == 1 and await db.fetchval("SELECT count(*) FROM reservations") == 0
+
+    await poll(billed, 15, "the dead process's answered call billed")
+    [row] = await db.fetch("SELECT * FROM usage_events")
+    assert (row["input_tokens"], row["output_tokens"], row["status"]) == (7, 3, "ok")
+    assert row["cost_uc"] == 7 * 15 + 3 * 60  # the real figures, not an estimate
+    assert await db.fetchval("SELECT spent_uc FROM customer_months") == row["cost_uc"]
+    sibling.stop()

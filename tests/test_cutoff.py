@@ -9,7 +9,7 @@ import json
 import pytest
 
 from tests.conftest import ADMIN_HEADERS
-from tests.processes import Stream, new_key, two_gateways
+from tests.processes import Stream, new_key, settled, two_gateways
 
 LONG = "fake:usage=5,5 fake:stall=60"
 
@@ -61,6 +61,7 @@ async def test_running_streams_end_within_a_second_on_every_process(two, db, act
         assert ended["usage"]["output_tokens"] > 0 and "month" in ended
     assert [name for name, _ in await bystander.events()][-1] == "done"  # another customer
 
+    await settled(db)
     rows = await db.fetch("SELECT customer_id, status FROM usage_events")
     assert sorted((r["customer_id"], r["status"]) for r in rows) == sorted(
         [(cid, "error"), (cid, "error"), (other_cid, "ok")]

@@ -20,6 +20,7 @@ from tests.fakes import FakeUpstream
 from tests.gateway_process import GatewayProcess
 from tests.helpers import bearer
 from tests.pgbouncer import needs_pgbouncer, pgbouncer
+from tests.processes import settled
 
 PROMPT = "fake:usage=10,10"
 COST_UC, RESERVE_UC = 750, 6_120  # see test_limits.py
@@ -100,6 +101,7 @@ async def test_concurrent_requests_never_bill_past_the_allowance(two_gateways, h
     assert set(statuses) <= {200, 402}, statuses
     assert statuses[200] >= 8 and statuses[402] >= 1
 
+    await settled(db)
     rows = await db.fetchval("SELECT count(*) FROM usage_events")
     billed = await db.fetchval("SELECT sum(cost_uc) FROM usage_events")
     assert rows == statuses[200]
@@ -131,6 +133,7 @@ async def test_rate_limit_is_shared_by_both_processes(two_gateways, http, db) ->
     await asyncio.sleep(wait)  # the behaviour under test: Retry-After is truthful
     status, _ = await chat(http, two_gateways[1], key)
     assert status == 200
+    await settled(db)
     assert await db.fetchval("SELECT count(*) FROM usage_events") == admitted + 1
 
 

@@ -16,7 +16,7 @@ import pytest
 from db import rollups as db_rollups
 from db.migrate import apply_live_sql
 from tests.conftest import ADMIN_HEADERS
-from tests.processes import new_key, two_gateways
+from tests.processes import new_key, settled, two_gateways
 
 MODELS = ("gpt-4o-mini", "gpt-4.1-nano")
 
@@ -45,6 +45,7 @@ async def test_rollups_equal_the_rows_after_concurrent_traffic_on_two_processes(
 
     statuses = await asyncio.gather(*(call(i) for i in range(200)))
     assert statuses.count(200) == 200
+    await settled(db)
     assert await db_rollups.differences(db) == []
     rows = await db.fetchrow("SELECT count(*) AS n, sum(cost_uc) AS cost, sum(input_tokens) AS"
                              " input FROM usage_events")  # fmt: skip

@@ -113,24 +113,47 @@ $$;
 -- ones count for nothing). ONE statement, so one snapshot: a settlement is seen either entirely
 -- (spend up, its reservation gone) or not at all (its reservation, never smaller than its cost,
 -- still held). Read after the admission lock, it sees every settlement committed before it.
+-- p_pending_*: the admitting process's settlements handed to its writer, not yet known to be
+-- committed (their calls were answered). A pending one whose reservation is still here is
+-- counted as booked, at its cost, as its commit will book it; one already committed has no
+-- reservation left and is in the spend: never counted twice.
 CREATE OR REPLACE FUNCTION kaixu_books(
-    p_customer_id text, p_lineage_id text, p_month date,
+    p_customer_id text, p_lineage_id text, p_month date, p_pending_ids bigint[],
+    p_pending_costs_uc bigint[],
     OUT cap_uc bigint, OUT extra_uc bigint, OUT spent_uc bigint, OUT key_spent_uc bigint,
     OUT reserved_uc bigint, OUT key_reserved_uc bigint
 )
 RETURNS record
 LANGUAGE plpgsql AS $$
+DECLARE
+    v_pending_uc bigint;
+    v_key_pending_uc bigint;
 BEGIN
+    WITH live AS (
+        SELECT r.customer_id, r.lineage_id, r.amount_uc, p.cost_uc AS pending_uc
+        FROM reservations r
+        LEFT JOIN unnest(p_pending_ids, p_pending_costs_uc) AS p(id, cost_uc) ON p.id = r.id
+        WHERE (r.customer_id = p_customer_id OR r.lineage_id = p_lineage_id)
+          AND r.expires_at > now()
+    )
     SELECT c.monthly_cap_uc, c.extra_uc, coalesce(cm.spent_uc, 0), coalesce(km.spent_uc, 0),
-           (SELECT coalesce(sum(r.amount_uc), 0) FROM reservations r
-            WHERE r.customer_id = c.id AND r.expires_at > now()),
-           (SELECT coalesce(sum(r.amount_uc), 0) FROM reservations r
-            WHERE r.lineage_id = p_lineage_id AND r.expires_at > now())
-    INTO cap_uc, extra_uc, spent_uc, key_spent_uc, reserved_uc, key_reserved_uc
+           (SELECT coalesce(sum(l.amount_uc) FILTER (WHERE l.pending_uc IS NULL), 0)
+            FROM live l WHERE l.customer_id = c.id),
+           (SELECT coalesce(sum(l.amount_uc) FILTER (WHERE l.pending_uc IS NULL), 0)
+            FROM live l WHERE l.lineage_id = p_lineage_id),
+           (SELECT coalesce(sum(l.pending_uc), 0) FROM live l WHERE l.customer_id = c.id),
+           (SELECT coalesce(sum(l.pending_uc), 0) FROM live l WHERE l.lineage_id = p_lineage_id)
+    INTO cap_uc, extra_uc, spent_uc, key_spent_uc, reserved_uc, key_reserved_uc, v_pending_uc,
+         v_key_pending_uc
     FROM customers c
     LEFT JOIN customer_months cm ON cm.customer_id = c.id AND cm.month = p_month
     LEFT JOIN key_months km ON km.key_id = p_lineage_id AND km.month = p_month
     WHERE c.id = p_customer_id;
+    -- Booked as kaixu_book_customer_months will: the part beyond the cap draws the credit.
+    extra_uc := extra_uc - (greatest(spent_uc + v_pending_uc - cap_uc, 0)
+                            - greatest(spent_uc - cap_uc, 0));
+    spent_uc := spent_uc + v_pending_uc;
+    key_spent_uc := key_spent_uc + v_key_pending_uc;
 END;
 $$;
 
@@ -142,7 +165,7 @@ $$;
 CREATE OR REPLACE FUNCTION kaixu_reserve(
     p_customer_id text, p_key_id text, p_lineage_id text, p_key_cap_uc bigint,
     p_estimate_uc bigint, p_ttl_s integer, p_gateway_ceiling_uc bigint, p_month date,
-    p_call kaixu_call
+    p_call kaixu_call, p_pending_ids bigint[], p_pending_costs_uc bigint[]
 )
 RETURNS TABLE (
     outcome kaixu_admission_outcome, reservation_id bigint, retry_after_s double precision,
@@ -156,7 +179,8 @@ DECLARE
     v_gateway_used bigint;
     v_reservation bigint;
 BEGIN
-    v_books := kaixu_books(p_customer_id, p_lineage_id, p_month);
+    v_books := kaixu_books(p_customer_id, p_lineage_id, p_month, p_pending_ids,
+                           p_pending_costs_uc);
     IF greatest(v_books.cap_uc - v_books.spent_uc, 0) + v_books.extra_uc
             - v_books.reserved_uc < p_estimate_uc THEN
         limit_scope := 'customer';
@@ -165,7 +189,9 @@ BEGIN
         limit_scope := 'key';
     ELSIF p_gateway_ceiling_uc IS NOT NULL THEN
         SELECT (SELECT coalesce(sum(g.spent_uc), 0) FROM gateway_months g WHERE g.month = p_month)
-             + (SELECT coalesce(sum(r.amount_uc), 0) FROM reservations r
+             + (SELECT coalesce(sum(coalesce(p.cost_uc, r.amount_uc)), 0) FROM reservations r
+                LEFT JOIN unnest(p_pending_ids, p_pending_costs_uc) AS p(id, cost_uc)
+                    ON p.id = r.id
                 WHERE r.expires_at > now())
         INTO v_gateway_used;
         IF p_gateway_ceiling_uc - v_gateway_used < p_estimate_uc THEN
@@ -195,7 +221,8 @@ $$;
 -- a refusal before the books check carries zero month figures.
 CREATE OR REPLACE FUNCTION kaixu_admit_one(
     p_key_id text, p_estimate_uc bigint, p_ttl_s integer, p_install_id text,
-    p_user_agent text, p_gateway_ceiling_uc bigint, p_call kaixu_call
+    p_user_agent text, p_gateway_ceiling_uc bigint, p_call kaixu_call, p_pending_ids bigint[],
+    p_pending_costs_uc bigint[]
 )
 RETURNS TABLE (
     outcome kaixu_admission_outcome, reservation_id bigint, retry_after_s double precision,
@@ -233,7 +260,7 @@ BEGIN
         IF v_wait = 0 THEN
             RETURN QUERY SELECT * FROM kaixu_reserve(v_key.customer_id, p_key_id,
                 v_key.lineage_id, v_key.cap_uc, p_estimate_uc, p_ttl_s, p_gateway_ceiling_uc,
-                v_month, p_call);
+                v_month, p_call, p_pending_ids, p_pending_costs_uc);
             RETURN;
         END IF;
         v_refused := 'rate_limited';
@@ -246,11 +273,13 @@ $$;
 -- Every admission waiting at the same moment (in one process), in one round trip and one
 -- transaction: kaixu_admit_one for each, customers taken in the order of their admission lock's
 -- key (unknown keys last). One row per request, idx its 1-based position in the arrays.
--- p_owner is the admitting process (gateway_processes.id), owner of every reservation made.
+-- p_owner is the admitting process (gateway_processes.id), owner of every reservation made;
+-- p_pending_*, its settlements not yet known to be committed (kaixu_books).
 CREATE OR REPLACE FUNCTION kaixu_admit_batch(
     p_key_ids text[], p_estimates_uc bigint[], p_ttl_s integer, p_install_ids text[],
     p_user_agents text[], p_gateway_ceiling_uc bigint, p_owner text, p_providers text[],
-    p_models text[], p_request_ids text[], p_input_tokens integer[], p_input_costs_uc bigint[]
+    p_models text[], p_request_ids text[], p_input_tokens integer[], p_input_costs_uc bigint[],
+    p_pending_ids bigint[], p_pending_costs_uc bigint[]
 )
 RETURNS TABLE (
     idx integer, outcome kaixu_admission_outcome, reservation_id bigint,
@@ -280,7 +309,8 @@ BEGIN
     LOOP
         RETURN QUERY SELECT v_item.idx::integer, a.*
         FROM kaixu_admit_one(v_item.key_id, v_item.estimate_uc, p_ttl_s, v_item.install_id,
-                             v_item.user_agent, p_gateway_ceiling_uc, v_item.call) AS a;
+                             v_item.user_agent, p_gateway_ceiling_uc, v_item.call,
+                             p_pending_ids, p_pending_costs_uc) AS a;
     END LOOP;
 END;
 $$;

@@ -28,13 +28,17 @@ class Batcher(Generic[Item, Result]):
 
     async def submit(self, item: Item) -> Result:
         """The item's result. The batch goes on even if the caller is cancelled meanwhile."""
+        # A caller cancelled meanwhile cancels only its wait: the worker still applies the item
+        # (and skips the result of a cancelled future).
+        return await self.enqueue(item)
+
+    def enqueue(self, item: Item) -> asyncio.Future[Result]:
+        """Queue the item for the next batch; its result, for whoever wants to wait."""
         future: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
         self._queue.append((item, future))
         if self._worker is None or self._worker.done():
             self._worker = asyncio.create_task(self._work())
-        # A caller cancelled meanwhile cancels only its wait: the worker still applies the item
-        # (and skips the result of a cancelled future).
-        return await future
+        return future
 
     async def _work(self) -> None:
         while self._queue:

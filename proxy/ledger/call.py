@@ -167,8 +167,8 @@ class Call:
     async def settle(
         self, status: UsageStatus, error: errors.GatewayError | None = None
     ) -> CallResult:
-        """Write the usage row and release the reservation, exactly once; the write goes on
-        even if this request is cancelled."""
+        """Hand the usage row and the reservation's release to the settler, exactly once
+        (committed moments later, whatever happens to this request)."""
         if self.result is not None:
             return self.result
         self.settling = True
@@ -205,18 +205,7 @@ class Call:
             upstream_id=self.route.upstream_id,
             attempts=self.route.attempts or None,
         )
-        try:
-            row = await self.settler.submit(settlement)
-        except Exception:
-            # Not the database being away (that is kept in the journal): a write it refused.
-            # The reservation stays with this process until it expires; the log keeps the
-            # figures for reconciliation.
-            log.error(
-                "settle failed; usage not recorded",
-                extra={"request_id": self.client.request_id, "cost_uc": cost_uc,
-                       "reservation_id": self.reservation_id},
-            )  # fmt: skip
-            raise
+        self.settler.settle_later(settlement)  # committed after the answer: see outbox.py
         end = self.transcript.end
         tool_calls = self.transcript.tool_calls
         self.result = CallResult(
@@ -228,7 +217,7 @@ class Call:
             usage=usage,
             cost_uc=cost_uc,
             cost_source=source.value,
-            # None: kept in the journal (database away); the month as it will be booked.
-            month=MonthState.from_row(row) if row is not None else self.month.after(cost_uc),
+            # The month as admitted, with this call's cost booked as the settlement will.
+            month=self.month.after(cost_uc),
         )
         return self.result

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Mapping
 
 import asyncpg
 
@@ -13,6 +14,7 @@ from db.gateway import Admission, Settlement, admit_batch, release, settle_batch
 from db.pool import DB_UNAVAILABLE_ERRORS
 from proxy.ledger.batching import Batcher
 from proxy.ledger.journal import Journal
+from proxy.ledger.outbox import Outbox
 
 log = logging.getLogger("kaixu.settlement")
 
@@ -28,12 +30,24 @@ class Admitter(Batcher[Admission, asyncpg.Record]):
     with 503 instead; a reservation left behind belongs to this process, which settles or
     releases it)."""
 
-    def __init__(self, pool: asyncpg.Pool, ttl_s: int, ceiling_uc: int | None, owner: str) -> None:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        ttl_s: int,
+        ceiling_uc: int | None,
+        owner: str,
+        pending: Mapping[int, int],
+    ) -> None:
+        """`pending`: the settler's settlements not yet committed (reservation id → cost),
+        counted as booked so that answered calls never hold back the next admission."""
         super().__init__(self._admit)
         self._pool, self._ttl_s, self._ceiling_uc, self._owner = pool, ttl_s, ceiling_uc, owner
+        self._pending = pending
 
     async def _admit(self, items: list[Admission]) -> list[asyncpg.Record]:
-        return await admit_batch(self._pool, items, self._ttl_s, self._ceiling_uc, self._owner)
+        return await admit_batch(
+            self._pool, items, self._ttl_s, self._ceiling_uc, self._owner, self._pending
+        )
 
     async def release(self, reservation_id: int) -> None:
         await release(self._pool, reservation_id)
@@ -52,14 +66,36 @@ async def _write(pool: asyncpg.Pool, items: list[Settlement]) -> list[asyncpg.Re
 
 
 class Settler(Batcher[Settlement, asyncpg.Record | None]):
-    """Each request is answered after its usage row is committed, or, while the database is
-    unreachable, kept durably in the journal (its result is then None) for the replayer."""
+    """Settlements are committed in batches after their requests were answered: each waits in
+    the outbox until its usage row is committed, or, while the database is unreachable, kept
+    durably in the journal for the replayer."""
 
-    def __init__(self, pool: asyncpg.Pool, journal: Journal) -> None:
+    def __init__(self, pool: asyncpg.Pool, journal: Journal, outbox: Outbox) -> None:
         super().__init__(self._settle)
         self._pool = pool
         self.journal = journal
+        self.outbox = outbox
         self.kept = asyncio.Event()  # set when something was kept: wakes the replayer
+        self.pending: dict[int, int] = {}  # reservation id → cost, until the write ended
+
+    def settle_later(self, item: Settlement) -> None:
+        """On disk in the outbox now, committed with the next batch; the caller does not wait.
+        A write the database refuses (never its being away) is logged with its figures."""
+        segment = self.outbox.add(item)
+        self.pending[item.reservation_id] = item.cost_uc
+
+        def written(future: asyncio.Future[asyncpg.Record | None]) -> None:
+            self.outbox.settled(segment)
+            self.pending.pop(item.reservation_id, None)
+            if not future.cancelled() and future.exception() is not None:
+                log.error(
+                    "settle failed; usage not recorded",
+                    exc_info=future.exception(),
+                    extra={"request_id": item.request_id, "cost_uc": item.cost_uc,
+                           "reservation_id": item.reservation_id},
+                )  # fmt: skip
+
+        self.enqueue(item).add_done_callback(written)
 
     async def _settle(self, items: list[Settlement]) -> list[asyncpg.Record | None]:
         try:
