@@ -57,8 +57,9 @@ clean:
 WRK_INSTALL := command -v wrk >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk)
 .PHONY: bench bench-quick
 
-## bench: the full benchmark (about 4 minutes), then the ledger's (10M usage rows, about 10
-## more) and the capacity one (1 and 2 gateway processes on one PostgreSQL, 1 more);
+## bench: the full benchmark (about 9 minutes: the floor against a bare aiohttp proxy first),
+## then the ledger's (10M usage rows, about 10 more) and the capacity one (1 and 2 gateway
+## processes on one PostgreSQL, 1 more);
 ## rewrites docs/benchmarks.md below its marker line, and the ledger and capacity blocks
 bench: $(DEV)
 	@$(WRK_INSTALL)

@@ -362,9 +362,10 @@ def render_tables(run: BenchRun, failed: list[str]) -> str:
         f"**Settings:** {settings}",
         f"The whole run took {run.elapsed_s:.0f} s.",
         outside_load(run),
-        "### Targets (issue 6)",
-        table(["target", "measured", "goal", "met"], target_rows),
     ]
+    if run.runs:
+        headers = ["target", "measured", "goal", "met"]
+        parts += ["### Targets (issue 6)", table(headers, target_rows)]
     if run.floor is not None:
         parts += floor_report.render(run.floor)
     for workers in run.runs:
@@ -377,7 +378,8 @@ def render_tables(run: BenchRun, failed: list[str]) -> str:
         parts += [title, log_level_table(run)]
     if run.direct_ttfb or any(w.ttfb for w in run.runs):
         parts += ["### Stream time to first byte (c=1, sequential requests)", ttfb_table(run)]
-    parts += ["### Memory", memory_table(run)]
+    if run.runs:
+        parts += ["### Memory", memory_table(run)]
     if any(w.export for w in run.runs):
         parts += ["### Streamed usage CSV export", export_table(run)]
     if any(w.soak for w in run.runs):

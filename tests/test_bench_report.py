@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from bench import machine, procfs, report
+from bench import floor_report, machine, procfs, report
 from bench.__main__ import parse
+from bench.floor import FloorRun, Statements
 from bench.model import BenchRun, Cell, Export, Soak, Ttfb, WorkersRun, percentile
 from bench.wrk import WrkError, WrkResult, parse_output, parse_time_us
 
@@ -343,3 +344,45 @@ def test_command_line_presets(tmp_path: Path) -> None:
     assert full.output == Path("docs/benchmarks.md")
     with pytest.raises(SystemExit):
         parse(["--workers", "two"])
+
+
+def floor_cell(target: str, mode: str, c: int, rps: float, p50_us: float) -> Cell:
+    result = WrkResult(int(rps * 10), 10.0, rps, {50: p50_us, 75: p50_us, 90: p50_us, 99: p50_us})
+    return Cell(target, mode, c, result)
+
+
+def floor_run(gateway_rps_64: float, gateway_p50_1_us: float, gateway_ttfb_s: float) -> FloorRun:
+    """Two rounds of each cell: direct and bare fixed, the gateway as given."""
+    run = FloorRun()
+    for _ in range(2):
+        for mode in ("openai", "openai-stream"):
+            run.cells += [
+                floor_cell("direct", mode, 1, 5000, 200), floor_cell("bare", mode, 1, 2000, 500),
+                floor_cell("gateway", mode, 1, 900, gateway_p50_1_us),
+                floor_cell("direct", mode, 64, 12000, 5000),
+                floor_cell("bare", mode, 64, 6000, 9000),
+                floor_cell("gateway", mode, 64, gateway_rps_64, 20000),
+            ]  # fmt: skip
+            run.statements.setdefault((mode, 64), []).append(
+                Statements(statements=80, transactions=120, requests=1000, top=[(40, "SELECT 1")])
+            )
+        for target, seconds in (("direct", 0.0003), ("bare", 0.0007), ("gateway", gateway_ttfb_s)):
+            run.ttfb.setdefault(target, []).append(Ttfb(target, [seconds] * 5))
+    return run
+
+
+def test_the_floor_goals_are_judged_against_the_bare_proxy_of_the_same_run() -> None:
+    # bare adds 0.3 ms at c=1; 0.8 ms added by the gateway is 2.67 x: not met; 0.5 ms is met.
+    slow = {g: ok for g, _, _, ok in floor_report.goals(floor_run(3000, 1000, 0.0015))}
+    fast = {g: ok for g, _, _, ok in floor_report.goals(floor_run(5000, 700, 0.0011))}
+    assert not any(slow.values())
+    assert fast == {
+        "non-stream c=64, Kaixu ÷ bare": True,  # 5000 / 6000 = 0.83 ≥ 0.8
+        "stream c=64, Kaixu ÷ bare": True,
+        "non-stream c=1, added p50": True,  # 0.5 ms = 1.7 x bare's 0.3 ms
+        "stream c=1, added p50": True,
+        "stream TTFB c=1, Kaixu − bare": True,  # 1.1 - 0.7 = 0.4 ms
+    }
+    text = "\n".join(floor_report.render(floor_run(3000, 1000, 0.0015)))
+    assert "| non-stream | 64 | 12,000 | 6,000, p50 9.00 ms | 3,000, p50 20.00 ms | 0.50 |" in text
+    assert "0.08 / 0.12" in text  # statements and transactions per request

@@ -126,34 +126,42 @@ CREATE OR REPLACE FUNCTION kaixu_books(
 RETURNS record
 LANGUAGE plpgsql AS $$
 DECLARE
-    v_pending_uc bigint;
-    v_key_pending_uc bigint;
+    v_held_uc bigint;  -- the reservations of pending settlements, customer and lineage
+    v_key_held_uc bigint;
+    v_booked_uc bigint;  -- their costs
+    v_key_booked_uc bigint;
 BEGIN
-    WITH live AS (
-        SELECT r.customer_id, r.lineage_id, r.amount_uc, p.cost_uc AS pending_uc
-        FROM reservations r
-        LEFT JOIN unnest(p_pending_ids, p_pending_costs_uc) AS p(id, cost_uc) ON p.id = r.id
-        WHERE (r.customer_id = p_customer_id OR r.lineage_id = p_lineage_id)
-          AND r.expires_at > now()
+    -- From the pending side, through the primary key: a few index probes, however many
+    -- reservations the customer holds.
+    WITH pending AS (
+        SELECT r.customer_id, r.lineage_id, r.amount_uc, p.cost_uc
+        FROM unnest(p_pending_ids, p_pending_costs_uc) AS p(id, cost_uc)
+        JOIN reservations r ON r.id = p.id
+        WHERE r.expires_at > now()
     )
     SELECT c.monthly_cap_uc, c.extra_uc, coalesce(cm.spent_uc, 0), coalesce(km.spent_uc, 0),
-           (SELECT coalesce(sum(l.amount_uc) FILTER (WHERE l.pending_uc IS NULL), 0)
-            FROM live l WHERE l.customer_id = c.id),
-           (SELECT coalesce(sum(l.amount_uc) FILTER (WHERE l.pending_uc IS NULL), 0)
-            FROM live l WHERE l.lineage_id = p_lineage_id),
-           (SELECT coalesce(sum(l.pending_uc), 0) FROM live l WHERE l.customer_id = c.id),
-           (SELECT coalesce(sum(l.pending_uc), 0) FROM live l WHERE l.lineage_id = p_lineage_id)
-    INTO cap_uc, extra_uc, spent_uc, key_spent_uc, reserved_uc, key_reserved_uc, v_pending_uc,
-         v_key_pending_uc
+           (SELECT coalesce(sum(r.amount_uc), 0) FROM reservations r
+            WHERE r.customer_id = c.id AND r.expires_at > now()),
+           (SELECT coalesce(sum(r.amount_uc), 0) FROM reservations r
+            WHERE r.lineage_id = p_lineage_id AND r.expires_at > now()),
+           (SELECT coalesce(sum(q.amount_uc), 0) FROM pending q WHERE q.customer_id = c.id),
+           (SELECT coalesce(sum(q.amount_uc), 0) FROM pending q WHERE q.lineage_id = p_lineage_id),
+           (SELECT coalesce(sum(q.cost_uc), 0) FROM pending q WHERE q.customer_id = c.id),
+           (SELECT coalesce(sum(q.cost_uc), 0) FROM pending q WHERE q.lineage_id = p_lineage_id)
+    INTO cap_uc, extra_uc, spent_uc, key_spent_uc, reserved_uc, key_reserved_uc, v_held_uc,
+         v_key_held_uc, v_booked_uc, v_key_booked_uc
     FROM customers c
     LEFT JOIN customer_months cm ON cm.customer_id = c.id AND cm.month = p_month
     LEFT JOIN key_months km ON km.key_id = p_lineage_id AND km.month = p_month
     WHERE c.id = p_customer_id;
-    -- Booked as kaixu_book_customer_months will: the part beyond the cap draws the credit.
-    extra_uc := extra_uc - (greatest(spent_uc + v_pending_uc - cap_uc, 0)
+    -- Pending ones move from reserved to spent, the part beyond the cap drawing the credit,
+    -- as kaixu_book_customer_months will book them.
+    reserved_uc := reserved_uc - v_held_uc;
+    key_reserved_uc := key_reserved_uc - v_key_held_uc;
+    extra_uc := extra_uc - (greatest(spent_uc + v_booked_uc - cap_uc, 0)
                             - greatest(spent_uc - cap_uc, 0));
-    spent_uc := spent_uc + v_pending_uc;
-    key_spent_uc := key_spent_uc + v_key_pending_uc;
+    spent_uc := spent_uc + v_booked_uc;
+    key_spent_uc := key_spent_uc + v_key_booked_uc;
 END;
 $$;
 

@@ -4,6 +4,7 @@ the settlement, exactly once, however the call ends."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -205,7 +206,10 @@ class Call:
             upstream_id=self.route.upstream_id,
             attempts=self.route.attempts or None,
         )
-        self.settler.settle_later(settlement)  # committed after the answer: see outbox.py
+        written = self.settler.settle_later(settlement)  # committed after the answer: outbox.py
+        if self.settler.backlogged:  # backpressure; cancelling this wait loses nothing
+            with contextlib.suppress(Exception):  # a refused write is logged by the settler
+                await asyncio.shield(written)
         end = self.transcript.end
         tool_calls = self.transcript.tool_calls
         self.result = CallResult(

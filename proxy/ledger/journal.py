@@ -1,8 +1,9 @@
 """Settlements kept on disk while the database cannot take them, replayed once it can.
 
 A settlement the database refused for being unreachable is appended to this process's open
-segment in DATA_DIR/journal/ (one JSON line each, fsynced before the client is answered), and
-the replayer writes the segments, oldest first, when the database is back. Replaying is
+segment in DATA_DIR/journal/ (one JSON line each, fsynced), and the replayer writes the
+segments, oldest first, when the database is back. The outbox (outbox.py) keeps its segments
+in the same directory and format, so a dead process's outbox is replayed the same way. Replaying is
 idempotent (kaixu_settle_batch settles a reservation once), so a segment replayed twice, by
 this process or by another after a crash, books nothing twice.
 
@@ -47,8 +48,8 @@ def decode(line: bytes) -> Settlement:
 
 
 def _readable(lines: IO[bytes], path: Path) -> Iterator[Settlement]:
-    """A line cut short by a crash was never acknowledged (its client was answered only after
-    the fsync): its reservation is left to the reaper."""
+    """A line cut short by a crash is skipped (logged): that settlement was never committed,
+    and its reservation is left to the reaper."""
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue

@@ -23,6 +23,7 @@ SETTLE_TIMEOUT_S = 10.0  # a write that hangs (database unreachable) goes to the
 REPLAY_BATCH = 500
 REPLAY_DELAYS_S = (0.5, 1.0, 2.0, 4.0)  # then every 4 s until the database is back
 RESCAN_S = 2.0
+MAX_PENDING = 512  # settlements not yet committed before answers wait for theirs
 
 
 class Admitter(Batcher[Admission, asyncpg.Record]):
@@ -78,8 +79,14 @@ class Settler(Batcher[Settlement, asyncpg.Record | None]):
         self.kept = asyncio.Event()  # set when something was kept: wakes the replayer
         self.pending: dict[int, int] = {}  # reservation id → cost, until the write ended
 
-    def settle_later(self, item: Settlement) -> None:
-        """On disk in the outbox now, committed with the next batch; the caller does not wait.
+    @property
+    def backlogged(self) -> bool:
+        """More settlements waiting than a few batches' worth: callers should wait for theirs
+        (the database is slow; never let the backlog, or the admissions that carry it, grow)."""
+        return len(self.pending) >= MAX_PENDING
+
+    def settle_later(self, item: Settlement) -> asyncio.Future[asyncpg.Record | None]:
+        """On disk in the outbox now, committed with the next batch; the caller need not wait.
         A write the database refuses (never its being away) is logged with its figures."""
         segment = self.outbox.add(item)
         self.pending[item.reservation_id] = item.cost_uc
@@ -95,7 +102,9 @@ class Settler(Batcher[Settlement, asyncpg.Record | None]):
                            "reservation_id": item.reservation_id},
                 )  # fmt: skip
 
-        self.enqueue(item).add_done_callback(written)
+        future = self.enqueue(item)
+        future.add_done_callback(written)
+        return future
 
     async def _settle(self, items: list[Settlement]) -> list[asyncpg.Record | None]:
         try:
