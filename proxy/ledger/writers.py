@@ -88,11 +88,16 @@ class Settler(Batcher[Settlement, asyncpg.Record | None]):
     def settle_later(self, item: Settlement) -> asyncio.Future[asyncpg.Record | None]:
         """On disk in the outbox now, committed with the next batch; the caller need not wait.
         A write the database refuses (never its being away) is logged with its figures."""
-        segment = self.outbox.add(item)
+        try:
+            segment = self.outbox.add(item)
+        except OSError:  # a full or broken disk: the reservation still stands for the call
+            log.exception("outbox write failed", extra={"reservation_id": item.reservation_id})
+            segment = None
         self.pending[item.reservation_id] = item.cost_uc
 
         def written(future: asyncio.Future[asyncpg.Record | None]) -> None:
-            self.outbox.settled(segment)
+            if segment is not None:
+                self.outbox.settled(segment)
             self.pending.pop(item.reservation_id, None)
             if not future.cancelled() and future.exception() is not None:
                 log.error(
