@@ -16,6 +16,7 @@ from aiohttp import web
 from db import rollups as db_rollups
 from db.gateway import SETTLEMENT_FIELDS, Admission, Settlement, settle_batch
 from proxy.app import create_app
+from proxy.ledger.batching import Batcher
 from proxy.state import GATE
 from tests.helpers import bearer, chat_body, create_customer, parse_sse
 
@@ -185,3 +186,26 @@ async def test_the_previous_release_s_settlement_call_still_settles(gateway, db)
     row = await db.fetchrow("SELECT upstream_id, attempts FROM usage_events")
     assert (row["upstream_id"], row["attempts"]) == (None, None)
     assert await db_rollups.differences(db) == []
+
+
+async def test_caught_up_waits_for_what_was_submitted_not_for_a_steady_stream() -> None:
+    """Admin reads wait for this process's pending settlements (proxy/admin/usage.py): only
+    those submitted before the read, so a steady load can never starve it."""
+    gates = {1: asyncio.Event(), 3: asyncio.Event()}
+    started = asyncio.Event()
+
+    async def apply(items: list[int]) -> list[int]:
+        started.set()
+        await gates[items[0]].wait()
+        return items
+
+    batcher: Batcher[int, int] = Batcher(apply)
+    first = [batcher.enqueue(n) for n in (1, 2)]
+    await started.wait()  # the batch [1, 2] is in flight
+    read = asyncio.create_task(batcher.caught_up())
+    later = batcher.enqueue(3)  # submitted after the read began: its batch never ends here
+    gates[1].set()
+    await asyncio.wait_for(read, 5)
+    assert all(f.done() for f in first) and not later.done()
+    gates[3].set()
+    assert await later == 3

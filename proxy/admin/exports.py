@@ -14,7 +14,7 @@ from db.pool import session_connection
 from proxy.admin.fields import MONTH, STR
 from proxy.admin.keys import no_customer
 from proxy.admin.routing import Api
-from proxy.admin.usage import parse_month
+from proxy.admin.usage import parse_month, settled_here
 from proxy.admin.validation import CUSTOMER_ID, invalid
 from proxy.http.csv_stream import (
     Column,
@@ -98,6 +98,7 @@ async def export_usage(request: web.Request) -> web.StreamResponse:
     cid = _customer_filter(request)
     month = _month_filter(request)
     filename = _filename("usage", cid, month and month.strftime("%Y-%m"))
+    await settled_here(request)
     # The connection is held for the whole download: a cursor lives in its transaction.
     async with _cursor_connection(request) as conn, conn.transaction(readonly=True):
         if cid is not None and not await db_customers.customer_exists(conn, cid):

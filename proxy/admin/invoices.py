@@ -22,7 +22,7 @@ from proxy.admin.fields import MONTH, array, strict_object
 from proxy.admin.keys import no_customer
 from proxy.admin.resources import INVOICE, INVOICE_SUMMARY, SNAPSHOT_FIELDS
 from proxy.admin.routing import Api
-from proxy.admin.usage import parse_month
+from proxy.admin.usage import parse_month, settled_here
 from proxy.admin.validation import invalid, path_id, read_object
 from proxy.http.csv_stream import Column, cents_cell, csv_response, int_cell, text_cell
 from proxy.http.responses import json_response
@@ -136,6 +136,7 @@ async def _freeze(
 async def create_invoice(request: web.Request) -> web.Response:
     cid = path_id(request, "cid", "customer")
     month = _invoice_month(await read_object(request, allowed={"month"}))
+    await settled_here(request)
     settings = request.config_dict[SETTINGS]
     direct = settings.direct_database_url if settings.behind_pgbouncer else None
     async with (

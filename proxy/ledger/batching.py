@@ -18,12 +18,18 @@ Result = TypeVar("Result")
 MAX_BATCH = 500
 
 
+async def _all_done(futures: list[asyncio.Future[Result]]) -> None:
+    if futures:
+        await asyncio.wait(futures)
+
+
 class Batcher(Generic[Item, Result]):
     """`apply(items)` answers one result per item, in the same order, in one transaction."""
 
     def __init__(self, apply: Callable[[list[Item]], Awaitable[list[Result]]]) -> None:
         self._apply = apply
         self._queue: list[tuple[Item, asyncio.Future[Result]]] = []
+        self._in_flight: list[tuple[Item, asyncio.Future[Result]]] = []
         self._worker: asyncio.Task[None] | None = None
 
     async def submit(self, item: Item) -> Result:
@@ -43,6 +49,7 @@ class Batcher(Generic[Item, Result]):
     async def _work(self) -> None:
         while self._queue:
             batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
+            self._in_flight = batch
             try:
                 await self._run(batch)
             except BaseException as exc:  # cancelled (shutdown): nobody may wait forever
@@ -75,6 +82,12 @@ class Batcher(Generic[Item, Result]):
         for (_, future), result in zip(batch, results, strict=True):
             if not future.done():
                 future.set_result(result)
+
+    def caught_up(self) -> Awaitable[None]:
+        """Until every item submitted before this call is applied, not those submitted later
+        (a steady load cannot starve the caller); cancelling the wait cancels nothing else."""
+        waiting = [future for _, future in (*self._in_flight, *self._queue) if not future.done()]
+        return _all_done(waiting)
 
     async def drain(self) -> None:
         """Wait until everything submitted so far is applied (on shutdown)."""
