@@ -21,14 +21,12 @@ from __future__ import annotations
 import fcntl
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
 from db.gateway import Settlement
-from proxy.ledger.journal import encode
-
-SEGMENT_ITEMS = 1000  # settlements per segment before the next one is opened
+from proxy.ledger.journal import SEGMENT_ITEMS, encode
 
 
 @dataclass(eq=False, slots=True)
@@ -38,13 +36,11 @@ class Segment:
     written: int = 0
     pending: int = 0  # written, not yet committed
     full: bool = False  # no more appends: removed as soon as nothing in it is pending
-    _done: bool = field(default=False, repr=False)
 
     def remove_if_settled(self) -> None:
-        if self.pending or self._done:
+        if self.pending or self.handle.closed:
             return
         if self.full:
-            self._done = True
             self.path.unlink(missing_ok=True)
             self.handle.close()  # releases the flock only after the file is gone
         else:  # still open for appends: emptied, so a crash now leaves nothing to replay
@@ -95,5 +91,4 @@ class Outbox:
             return
         segment.full = True
         segment.remove_if_settled()
-        if not segment._done:
-            segment.handle.close()
+        segment.handle.close()  # a no-op if it was removed
