@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import secrets
@@ -17,6 +18,7 @@ from aiohttp import web
 from core.errors import Unavailable
 from core.settings import Settings
 from db import processes
+from db.gateway import release_spares
 from db.pool import DB_UNAVAILABLE_ERRORS, create_pool
 from proxy.admin import create_admin_app
 from proxy.http.body_deadline import body_deadline
@@ -32,8 +34,9 @@ from proxy.ledger.journal import Journal
 from proxy.ledger.liveness import beat_and_reap
 from proxy.ledger.outbox import Outbox
 from proxy.ledger.running import RunningCalls
+from proxy.ledger.spares import Spares
 from proxy.ledger.sweeper import sweep_forever
-from proxy.ledger.writers import Admitter, Replayer, Settler
+from proxy.ledger.writers import Admitter, Claimer, Replayer, Settler
 from proxy.providers.image_fetch import ImageFetcher
 from proxy.routes import (
     admin_ui,
@@ -142,6 +145,9 @@ async def _ledger(app: web.Application) -> AsyncIterator[None]:
     journal_dir = settings.data_dir / "journal"
     outbox = Outbox(journal_dir, process_id)
     settler = Settler(pool, Journal(journal_dir, process_id), outbox)
+    spares = Spares(release=functools.partial(release_spares, pool))
+    claimer = Claimer(pool)
+    app[KEY_CACHE].on_evict = spares.forget
     await processes.heartbeat(pool, process_id)
     app[GATE] = Gate(
         admitter=Admitter(
@@ -150,11 +156,16 @@ async def _ledger(app: web.Application) -> AsyncIterator[None]:
             settings.gateway_monthly_ceiling_uc,
             process_id,
             settler.pending,
+            spares,
         ),
         settler=settler,
         prices=app[PRICE_BOOK],
         total_timeout_s=settings.upstream_total_timeout_s,
         running=app[RUNNING],
+        keys=app[KEY_CACHE],
+        spares=spares,
+        claimer=claimer,
+        metrics=app[METRICS],
     )
     replayer = Replayer(pool, settler)
     async with (
@@ -162,11 +173,15 @@ async def _ledger(app: web.Application) -> AsyncIterator[None]:
         running(beat_and_reap(pool, process_id, app[UPSTREAMS].health_snapshot)),
         running(replayer.run()),
         running(maintain_forever(pool, settings)),
+        running(spares.run()),
     ):
         try:
             yield
         finally:
             await settler.drain()  # every answered request's usage is written or kept
+            with contextlib.suppress(*DB_UNAVAILABLE_ERRORS):
+                await claimer.drain()
+                await spares.close()
     outbox.close()
     settler.journal.close_segment()
     with contextlib.suppress(*DB_UNAVAILABLE_ERRORS):

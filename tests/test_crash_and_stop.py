@@ -169,3 +169,39 @@ async def test_a_call_answered_before_its_settlement_committed_is_billed_after_a
     assert row["cost_uc"] == 7 * 15 + 3 * 60  # the real figures, not an estimate
     assert await db.fetchval("SELECT spent_uc FROM customer_months") == row["cost_uc"]
     sibling.stop()
+
+
+async def test_a_killed_process_spares_are_deleted_and_its_call_on_a_spare_billed_once(
+    database_url, fakes, tmp_path, http, db
+) -> None:
+    """Spare reservations of a `kill -9`ed process (proxy/ledger/spares.py): the untaken ones
+    are deleted by a sibling's reaper (no usage row), the one a running call took is billed
+    once, at its input estimate, like any reservation of a dead process."""
+    upstream = fakes["openai"].base_url
+    victim = GatewayProcess(gateway_env(database_url, upstream, tmp_path / "victim"))
+    sibling = GatewayProcess(gateway_env(database_url, upstream, tmp_path / "sibling"))
+    await asyncio.gather(asyncio.to_thread(victim.start), asyncio.to_thread(sibling.start))
+    _, key = await new_key(http, url_of(sibling), monthly_cap_cents=100)
+    for _ in range(4):  # the second admission made 2 spares, the fourth 4
+        assert await chat_status(http, url_of(victim), key) == 200
+    stream = Stream(http, url_of(victim), key, "fake:usage=7,3 fake:stall=30")
+    await stream.started.wait()
+
+    async def claimed() -> bool:  # the stream's spare is marked taken moments after
+        return await db.fetchval("SELECT count(*) FROM reservations WHERE NOT spare") == 1
+
+    await poll(claimed, 5, "the running call's spare marked taken")
+    victim.stop(signal.SIGKILL)
+    assert await db.fetchval("SELECT count(*) FROM reservations WHERE spare") > 0  # untaken
+    with pytest.raises(aiohttp.ClientError):
+        await stream.events()
+
+    async def reaped() -> bool:
+        return await db.fetchval("SELECT count(*) FROM reservations") == 0
+
+    await poll(reaped, 15, "the dead process's reservations settled or deleted")
+    rows = await db.fetch("SELECT status, reaped, input_tokens FROM usage_events ORDER BY id")
+    assert [(r["status"], r["reaped"]) for r in rows] == [("ok", False)] * 4 + [("aborted", True)]
+    spent = await db.fetchval("SELECT spent_uc FROM customer_months")
+    assert spent == await db.fetchval("SELECT sum(cost_uc) FROM usage_events")
+    sibling.stop()

@@ -178,7 +178,7 @@ async def test_the_previous_release_s_settlement_call_still_settles(gateway, db)
     await create_customer(gateway, id="rolling")
     kid = await db.fetchval("SELECT id FROM api_keys WHERE customer_id = 'rolling'")
     item = settlement("rolling", kid, JAN)
-    old = [f for f in SETTLEMENT_FIELDS if f not in ("upstream_id", "attempts")]
+    old = [f for f in SETTLEMENT_FIELDS if f not in ("upstream_id", "attempts", "reaped")]
     placeholders = ", ".join(f"${n}" for n in range(1, len(old) + 1))
     [booked] = await db.fetch(f"SELECT * FROM kaixu_settle_batch({placeholders})",
                               *([getattr(item, f)] for f in old))  # fmt: skip

@@ -77,11 +77,11 @@ def partitioned(database_url: str) -> bool:
 
 
 async def plain_table_with_rows(client, db, database_url: str, rows: int) -> tuple[str, str]:
-    """The database as the release before partitioning left it (0017 and 0016 rolled back, the live
+    """The database as the release before partitioning left it (0018 to 0016 rolled back, the live
     SQL of that release, the same functions as far as usage_events goes, loaded), with `rows`
     usage rows of a new customer's key in January 2026; that customer and key."""
     customer_id, key_id = await a_key(client)
-    await asyncio.to_thread(rollback, database_url, 2)  # 0017, then 0016
+    await asyncio.to_thread(rollback, database_url, 3)  # 0018, 0017, then 0016
     with psycopg.connect(database_url) as conn:
         await asyncio.to_thread(apply_live_sql, conn)
     assert not partitioned(database_url)
@@ -103,7 +103,11 @@ async def test_a_table_with_rows_is_partitioned_under_settlements_without_losing
             batch = [settlement(customer_id, key_id, THIS_MONTH) for _ in range(5)]
             await settle(pool, batch)
             settled += batch
-        assert await converting == ["0016.usage-partitions", "0017.pending-settlements"]
+        assert await converting == [
+            "0016.usage-partitions",
+            "0017.pending-settlements",
+            "0018.spare-reservations",
+        ]
         await settle(pool, settled[:5])  # retried after a lost reply: nothing again
     finally:
         await pool.close()
@@ -162,7 +166,11 @@ async def test_the_swap_steps_aside_for_a_long_reader_and_writers_go_on_meanwhil
             await settle(pool, [settlement(customer_id, key_id, THIS_MONTH)])
         assert not converting.done() and not partitioned(database_url)
         await reading.commit()
-        assert await converting == ["0016.usage-partitions", "0017.pending-settlements"]
+        assert await converting == [
+            "0016.usage-partitions",
+            "0017.pending-settlements",
+            "0018.spare-reservations",
+        ]
     finally:
         await reader.close()
         await pool.close()
@@ -183,7 +191,7 @@ def test_rolling_back_makes_one_plain_table_with_every_row(database_url) -> None
                 (month,),
             )
         ids = conn.execute("SELECT array_agg(id ORDER BY id) FROM usage_events").fetchone()[0]
-    rollback(database_url, 2)  # 0017, then 0016
+    rollback(database_url, 3)  # 0018, 0017, then 0016
     assert not partitioned(database_url)
     migrate(database_url)  # and partitioned again
     with psycopg.connect(database_url) as conn:

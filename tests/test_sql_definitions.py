@@ -24,7 +24,7 @@ _PARAMETER_MODES = {"IN", "OUT", "INOUT", "VARIADIC"}
 DEPLOYED_ADMIT_BATCH = "kaixu_admit_batch(text[], bigint[], integer, text[], text[], bigint)"
 ADMIT_BATCH = (
     "kaixu_admit_batch(text[], bigint[], integer, text[], text[], bigint, text, text[], text[],"
-    " text[], integer[], bigint[], bigint[], bigint[])"
+    " text[], integer[], bigint[], bigint[], bigint[], integer[], bigint[])"
 )
 
 

@@ -285,14 +285,20 @@ $$;
 -- Settles the reservations of dead processes: those whose owner has not heart-beaten for
 -- p_stale_s (or is gone from gateway_processes), never p_self's. Each becomes one `aborted`
 -- usage row billed at its input estimate (what is known), marked reaped, so that a late real
--- settlement from a process that was only cut off replaces it. At most 500 per call, skipping
--- rows another reaper holds; returns how many it settled.
+-- settlement from a process that was only cut off replaces it. Spares nobody claimed belong to
+-- no call: they are deleted. At most 500 per call, skipping rows another reaper holds; returns
+-- how many it settled.
 CREATE OR REPLACE FUNCTION kaixu_reap(p_self text, p_stale_s double precision)
 RETURNS integer
 LANGUAGE plpgsql AS $$
 DECLARE
     v record;
 BEGIN
+    DELETE FROM reservations r
+    WHERE r.spare AND r.owner IS NOT NULL AND r.owner <> p_self
+      AND NOT EXISTS (
+          SELECT 1 FROM gateway_processes p
+          WHERE p.id = r.owner AND p.heartbeat_at > now() - make_interval(secs => p_stale_s));
     SELECT array_agg(r.id) AS ids, array_agg(r.customer_id) AS customers,
            array_agg(r.key_id) AS keys, array_agg(r.month) AS months,
            array_agg(r.install_id) AS installs, array_agg(r.provider) AS providers,
@@ -303,7 +309,7 @@ BEGIN
     INTO v
     FROM (
         SELECT * FROM reservations r
-        WHERE r.owner IS NOT NULL AND r.owner <> p_self
+        WHERE r.owner IS NOT NULL AND r.owner <> p_self AND NOT r.spare
           AND NOT EXISTS (
               SELECT 1 FROM gateway_processes p
               WHERE p.id = r.owner AND p.heartbeat_at > now() - make_interval(secs => p_stale_s))

@@ -170,15 +170,19 @@ $$;
 -- reservations. The caller holds the admission lock. The reservation records its call (owner
 -- process, provider, model, input estimate): a reaper settles it from these if that process
 -- dies (ledger.sql, kaixu_reap).
+-- p_spares: how many spare reservations of the same amount the process would like besides,
+-- for the next requests of this key and device (proxy/ledger/spares.py). It gets fewer near a
+-- limit: spares never take more than a quarter of the room left after this request, so the
+-- headroom one process can strand shrinks to nothing near the cap.
 CREATE OR REPLACE FUNCTION kaixu_reserve(
     p_customer_id text, p_key_id text, p_lineage_id text, p_key_cap_uc bigint,
     p_estimate_uc bigint, p_ttl_s integer, p_gateway_ceiling_uc bigint, p_month date,
-    p_call kaixu_call, p_pending_ids bigint[], p_pending_costs_uc bigint[]
+    p_call kaixu_call, p_pending_ids bigint[], p_pending_costs_uc bigint[], p_spares integer
 )
 RETURNS TABLE (
     outcome kaixu_admission_outcome, reservation_id bigint, retry_after_s double precision,
     limit_scope text, month date, cap_uc bigint, extra_uc bigint, spent_uc bigint,
-    key_cap_uc bigint, key_spent_uc bigint
+    key_cap_uc bigint, key_spent_uc bigint, spare_ids bigint[]
 )
 LANGUAGE plpgsql AS $$
 #variable_conflict use_column
@@ -186,11 +190,15 @@ DECLARE
     v_books record;
     v_gateway_used bigint;
     v_reservation bigint;
+    v_room bigint;  -- the least room left among the limits, beside the live reservations
+    v_spares integer := 0;
+    v_spare_ids bigint[];
 BEGIN
     v_books := kaixu_books(p_customer_id, p_lineage_id, p_month, p_pending_ids,
                            p_pending_costs_uc);
-    IF greatest(v_books.cap_uc - v_books.spent_uc, 0) + v_books.extra_uc
-            - v_books.reserved_uc < p_estimate_uc THEN
+    v_room := greatest(v_books.cap_uc - v_books.spent_uc, 0) + v_books.extra_uc
+              - v_books.reserved_uc;
+    IF v_room < p_estimate_uc THEN
         limit_scope := 'customer';
     ELSIF p_key_cap_uc IS NOT NULL
             AND p_key_cap_uc - v_books.key_spent_uc - v_books.key_reserved_uc < p_estimate_uc THEN
@@ -205,6 +213,7 @@ BEGIN
         IF p_gateway_ceiling_uc - v_gateway_used < p_estimate_uc THEN
             limit_scope := 'gateway';
         END IF;
+        v_room := least(v_room, p_gateway_ceiling_uc - v_gateway_used);
     END IF;
 
     IF limit_scope IS NULL THEN
@@ -216,26 +225,47 @@ BEGIN
                 p_call.input_cost_uc)
         RETURNING id INTO v_reservation;
         outcome := 'ok';
+        IF p_key_cap_uc IS NOT NULL THEN
+            v_room := least(v_room,
+                            p_key_cap_uc - v_books.key_spent_uc - v_books.key_reserved_uc);
+        END IF;
+        IF p_spares > 0 AND p_estimate_uc > 0 THEN
+            v_spares := least(p_spares, (v_room - p_estimate_uc) / (4 * p_estimate_uc));
+        END IF;
+        IF v_spares > 0 THEN
+            WITH made AS (
+                INSERT INTO reservations (customer_id, key_id, lineage_id, month, amount_uc,
+                    expires_at, owner, provider, model, install_id, spare)
+                SELECT p_customer_id, p_key_id, p_lineage_id, p_month, p_estimate_uc,
+                       now() + make_interval(secs => p_ttl_s), p_call.owner, p_call.provider,
+                       p_call.model, p_call.install_id, true
+                FROM generate_series(1, v_spares)
+                RETURNING id
+            )
+            SELECT array_agg(id) INTO v_spare_ids FROM made;
+        END IF;
     ELSE
         outcome := 'cap_exceeded';
     END IF;
     RETURN QUERY SELECT outcome, v_reservation, 0::double precision, limit_scope, p_month,
-        v_books.cap_uc, v_books.extra_uc, v_books.spent_uc, p_key_cap_uc, v_books.key_spent_uc;
+        v_books.cap_uc, v_books.extra_uc, v_books.spent_uc, p_key_cap_uc, v_books.key_spent_uc,
+        coalesce(v_spare_ids, '{}');
 END;
 $$;
 
 -- The admission of one request: key live and customer active, then, under this customer's
 -- admission lock, device seat, rate limits and the books check. One row whatever the outcome;
--- a refusal before the books check carries zero month figures.
+-- a refusal before the books check carries zero month figures. A key or customer with a rate
+-- limit gets no spares: every one of its requests is counted here.
 CREATE OR REPLACE FUNCTION kaixu_admit_one(
     p_key_id text, p_estimate_uc bigint, p_ttl_s integer, p_install_id text,
     p_user_agent text, p_gateway_ceiling_uc bigint, p_call kaixu_call, p_pending_ids bigint[],
-    p_pending_costs_uc bigint[]
+    p_pending_costs_uc bigint[], p_spares integer
 )
 RETURNS TABLE (
     outcome kaixu_admission_outcome, reservation_id bigint, retry_after_s double precision,
     limit_scope text, month date, cap_uc bigint, extra_uc bigint, spent_uc bigint,
-    key_cap_uc bigint, key_spent_uc bigint
+    key_cap_uc bigint, key_spent_uc bigint, spare_ids bigint[]
 )
 LANGUAGE plpgsql AS $$
 #variable_conflict use_column
@@ -268,13 +298,15 @@ BEGIN
         IF v_wait = 0 THEN
             RETURN QUERY SELECT * FROM kaixu_reserve(v_key.customer_id, p_key_id,
                 v_key.lineage_id, v_key.cap_uc, p_estimate_uc, p_ttl_s, p_gateway_ceiling_uc,
-                v_month, p_call, p_pending_ids, p_pending_costs_uc);
+                v_month, p_call, p_pending_ids, p_pending_costs_uc,
+                CASE WHEN v_key.rpm_limit IS NULL AND v_customer.rpm_limit IS NULL
+                     THEN p_spares ELSE 0 END);
             RETURN;
         END IF;
         v_refused := 'rate_limited';
     END IF;
     RETURN QUERY SELECT v_refused, NULL::bigint, coalesce(v_wait, 0), v_scope, v_month,
-        0::bigint, 0::bigint, 0::bigint, NULL::bigint, 0::bigint;
+        0::bigint, 0::bigint, 0::bigint, NULL::bigint, 0::bigint, '{}'::bigint[];
 END;
 $$;
 
@@ -282,17 +314,20 @@ $$;
 -- transaction: kaixu_admit_one for each, customers taken in the order of their admission lock's
 -- key (unknown keys last). One row per request, idx its 1-based position in the arrays.
 -- p_owner is the admitting process (gateway_processes.id), owner of every reservation made;
--- p_pending_*, its settlements not yet known to be committed (kaixu_books).
+-- p_pending_*, its settlements not yet known to be committed (kaixu_books); p_spares, the
+-- spare reservations wanted with each (kaixu_reserve); p_released_ids, spares of its own it
+-- gives back unused, deleted first so that their room counts for these admissions.
 CREATE OR REPLACE FUNCTION kaixu_admit_batch(
     p_key_ids text[], p_estimates_uc bigint[], p_ttl_s integer, p_install_ids text[],
     p_user_agents text[], p_gateway_ceiling_uc bigint, p_owner text, p_providers text[],
     p_models text[], p_request_ids text[], p_input_tokens integer[], p_input_costs_uc bigint[],
-    p_pending_ids bigint[], p_pending_costs_uc bigint[]
+    p_pending_ids bigint[], p_pending_costs_uc bigint[], p_spares integer[],
+    p_released_ids bigint[]
 )
 RETURNS TABLE (
     idx integer, outcome kaixu_admission_outcome, reservation_id bigint,
     retry_after_s double precision, limit_scope text, month date, cap_uc bigint,
-    extra_uc bigint, spent_uc bigint, key_cap_uc bigint, key_spent_uc bigint
+    extra_uc bigint, spent_uc bigint, key_cap_uc bigint, key_spent_uc bigint, spare_ids bigint[]
 )
 LANGUAGE plpgsql AS $$
 #variable_conflict use_column
@@ -304,21 +339,25 @@ BEGIN
     -- settlements then delete nothing and still record the usage, so the books stay right;
     -- only these in-flight requests' holds were lost.
     PERFORM set_config('synchronous_commit', 'off', true);
+    IF cardinality(p_released_ids) > 0 THEN
+        DELETE FROM reservations
+        WHERE id = ANY(p_released_ids) AND owner = p_owner AND spare;
+    END IF;
     FOR v_item IN
-        SELECT u.idx, u.key_id, u.estimate_uc, u.install_id, u.user_agent,
+        SELECT u.idx, u.key_id, u.estimate_uc, u.install_id, u.user_agent, u.spares,
                ROW(p_owner, u.provider, u.model, u.install_id, u.request_id, u.input_tokens,
                    u.input_cost_uc)::kaixu_call AS call
         FROM unnest(p_key_ids, p_estimates_uc, p_install_ids, p_user_agents, p_providers,
-                    p_models, p_request_ids, p_input_tokens, p_input_costs_uc)
+                    p_models, p_request_ids, p_input_tokens, p_input_costs_uc, p_spares)
              WITH ORDINALITY AS u(key_id, estimate_uc, install_id, user_agent, provider, model,
-                                  request_id, input_tokens, input_cost_uc, idx)
+                                  request_id, input_tokens, input_cost_uc, spares, idx)
         LEFT JOIN api_keys k ON k.id = u.key_id
         ORDER BY hashtext(k.customer_id), u.idx
     LOOP
         RETURN QUERY SELECT v_item.idx::integer, a.*
         FROM kaixu_admit_one(v_item.key_id, v_item.estimate_uc, p_ttl_s, v_item.install_id,
                              v_item.user_agent, p_gateway_ceiling_uc, v_item.call,
-                             p_pending_ids, p_pending_costs_uc) AS a;
+                             p_pending_ids, p_pending_costs_uc, v_item.spares) AS a;
     END LOOP;
 END;
 $$;

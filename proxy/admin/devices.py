@@ -9,7 +9,7 @@ from db import customers as db_customers
 from db import devices as db_devices
 from proxy.admin import audit
 from proxy.admin.fields import STR, array
-from proxy.admin.keys import no_customer
+from proxy.admin.keys import forget, no_customer
 from proxy.admin.resources import DEVICE
 from proxy.admin.routing import Api
 from proxy.admin.validation import path_id
@@ -52,4 +52,5 @@ async def revoke_device(request: web.Request) -> web.Response:
             conn, request, "device.revoke", customer_id=row["customer_id"], target=raw,
             after=DEVICE.render(row),
         )  # fmt: skip
+    forget(request, key_ids=(row["key_id"],))  # its spares here; NOTIFY tells the others
     return json_response({"device": DEVICE.render(row)})

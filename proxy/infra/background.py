@@ -8,6 +8,8 @@ import contextlib
 from collections.abc import AsyncIterator, Coroutine
 from typing import Any
 
+CANCEL_AGAIN_S = 1.0
+
 
 @contextlib.asynccontextmanager
 async def running(work: Coroutine[Any, Any, None]) -> AsyncIterator[asyncio.Task[None]]:
@@ -16,6 +18,10 @@ async def running(work: Coroutine[Any, Any, None]) -> AsyncIterator[asyncio.Task
     try:
         yield task
     finally:
-        task.cancel()
+        # Cancelled again until it ends: a cancellation that met a failure at the same moment
+        # can be lost inside asyncio.wait_for (Python 3.11), and the loop would go on for good.
+        while not task.done():
+            task.cancel()
+            await asyncio.wait({task}, timeout=CANCEL_AGAIN_S)
         with contextlib.suppress(asyncio.CancelledError):
             await task

@@ -6,8 +6,14 @@ to the database), so a missed notification can never leave a stale policy in for
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from core.policy import KeyPolicy
 from core.pricing import PriceTable
+
+# Told of every eviction: ("key", id), ("customer", id) or ("all", ""). What else this process
+# holds on a key's behalf (its spare reservations: proxy.ledger.spares) goes with it.
+Evicted = Callable[[str, str], None]
 
 
 class KeyCache:
@@ -16,6 +22,7 @@ class KeyCache:
         self._max_entries = max_entries
         self.generation = 0  # bumped by every invalidation: a fetch that raced one is dropped
         self.live = False
+        self.on_evict: Evicted | None = None
 
     def get(self, key_id: str) -> KeyPolicy | None:
         return self._entries.get(key_id) if self.live else None
@@ -30,15 +37,22 @@ class KeyCache:
     def evict_key(self, key_id: str) -> None:
         self.generation += 1
         self._entries.pop(key_id, None)
+        self._evicted("key", key_id)
 
     def evict_customer(self, customer_id: str) -> None:
         self.generation += 1
         for key_id in [k for k, p in self._entries.items() if p.customer_id == customer_id]:
             del self._entries[key_id]
+        self._evicted("customer", customer_id)
 
     def clear(self) -> None:
         self.generation += 1
         self._entries.clear()
+        self._evicted("all", "")
+
+    def _evicted(self, kind: str, ident: str) -> None:
+        if self.on_evict is not None:
+            self.on_evict(kind, ident)
 
 
 class PriceBook:

@@ -62,6 +62,16 @@ class Metrics:
             registry=self.registry,
         )
 
+        admissions = Counter(
+            "kaixu_admissions",
+            "Requests admitted, by where: `database` (an admission round trip) or `spare` (a"
+            " spare reservation this process held for the key and device).",
+            ("source",),
+            registry=self.registry,
+        )
+        self.admitted_by_database = admissions.labels("database")
+        self.admitted_by_spare = admissions.labels("spare")
+
         # labels() validates and locks on every call: each set of children is looked up once.
         self._http: dict[tuple[str, str, int], tuple[Any, Any]] = {}
         self._upstream: dict[tuple[str, str, str], tuple[Any, Any]] = {}

@@ -16,11 +16,14 @@ from core.outcomes import AdmissionOutcome
 from core.policy import KeyPolicy
 from core.pricing import Price
 from core.usage import Usage
-from db.gateway import Admission
-from proxy.infra.cache import PriceBook
+from db.gateway import Admission, Claim, Settlement
+from proxy.infra.cache import KeyCache, PriceBook
+from proxy.infra.metrics import Metrics
 from proxy.ledger.call import Call, Client
+from proxy.ledger.outbox import Segment
 from proxy.ledger.running import RunningCalls
-from proxy.ledger.writers import Admitter, Settler
+from proxy.ledger.spares import Pool, Spares
+from proxy.ledger.writers import Admitter, Claimer, Settler
 from proxy.providers.base import Prepared, Provider
 
 CAP_MESSAGES = {
@@ -65,6 +68,15 @@ def refusal(outcome: str, row: Mapping[str, Any], policy: KeyPolicy) -> errors.G
     return errors.Unauthorized("This API key is revoked or its customer is inactive.")
 
 
+REAPED_ERROR = "The gateway process serving this call stopped; billed at its input estimate."
+
+
+def may_use_spares(policy: KeyPolicy, keys: KeyCache) -> bool:
+    """Spares skip the database's checks: only while the key cache is kept true by the listener
+    (a change evicts them), and never under a rate limit (every request must be counted)."""
+    return keys.live and policy.rpm_limit is None and policy.customer_rpm_limit is None
+
+
 @dataclass(frozen=True, slots=True)
 class Gate:
     """The hot path's entrance: turns an authenticated, parsed request into an admitted Call."""
@@ -74,6 +86,10 @@ class Gate:
     prices: PriceBook
     total_timeout_s: float
     running: RunningCalls
+    keys: KeyCache
+    spares: Spares
+    claimer: Claimer
+    metrics: Metrics
 
     def price(self, chat: ChatRequest) -> Price:
         price = self.prices.table.lookup(chat.provider, chat.model)
@@ -112,36 +128,92 @@ class Gate:
         reserve_uc = price.cost_uc(
             Usage(input_tokens=input_estimate, output_tokens=chat.max_tokens)
         )
-        row = await self.admitter.submit(
-            Admission(
-                key_id=policy.key_id,
-                estimate_uc=reserve_uc,
-                install_id=client.install_id,
-                user_agent=client.user_agent,
-                provider=chat.provider,
-                model=chat.model,
-                request_id=client.request_id,
-                input_tokens=input_estimate,
-                input_cost_uc=price.cost_uc(Usage(input_tokens=input_estimate)),
-            )
+        input_cost_uc = price.cost_uc(Usage(input_tokens=input_estimate))
+        bounds = Bounds(
+            input_estimate=input_estimate, input_bound=input_bound, max_tokens=chat.max_tokens
         )
+        spares = may_use_spares(policy, self.keys)
+        taken = self.spares.take(policy.key_id, client.install_id, reserve_uc) if spares else None
+        if taken is not None:
+            reservation_id, lease = taken
+            self.metrics.admitted_by_spare.inc()
+            held = self._claim(reservation_id, lease, policy, chat, client, input_estimate,
+                               input_cost_uc)  # fmt: skip
+            return self._call(policy, prepared, provider, client, price, bounds,
+                              reservation_id, lease.month, lease, held)  # fmt: skip
+        wanted = 0
+        if spares:
+            self.spares.leftovers(policy.key_id, client.install_id)
+            wanted = self.spares.wanted(policy.key_id, client.install_id)
+        try:
+            row = await self.admitter.submit(
+                Admission(
+                    key_id=policy.key_id,
+                    estimate_uc=reserve_uc,
+                    install_id=client.install_id,
+                    user_agent=client.user_agent,
+                    provider=chat.provider,
+                    model=chat.model,
+                    request_id=client.request_id,
+                    input_tokens=input_estimate,
+                    input_cost_uc=input_cost_uc,
+                    spares=wanted,
+                )
+            )
+        finally:
+            if wanted:
+                self.spares.refilled(policy.key_id, client.install_id)
         if row["outcome"] != AdmissionOutcome.OK:
             raise refusal(row["outcome"], row, policy)
+        self.metrics.admitted_by_database.inc()
+        month = MonthState.from_row(row)
+        lease = None
+        if spares:
+            lease = self.spares.adopt(policy.key_id, policy.customer_id, client.install_id,
+                                      reserve_uc, month, list(row["spare_ids"]))  # fmt: skip
+        return self._call(policy, prepared, provider, client, price, bounds,
+                          row["reservation_id"], month, lease, None)  # fmt: skip
+
+    def _claim(
+        self, reservation_id: int, lease: Pool, policy: KeyPolicy, chat: ChatRequest,
+        client: Client, input_tokens: int, input_cost_uc: int,
+    ) -> Segment | None:  # fmt: skip
+        """The spare is this call's now: in the outbox at once (billed as a reaper would if
+        this process dies before the real settlement), in the database moments later."""
+        held = self.settler.hold(
+            Settlement(
+                reservation_id=reservation_id, customer_id=policy.customer_id,
+                key_id=policy.key_id, month=lease.month.month, install_id=client.install_id,
+                provider=chat.provider, model=chat.model, upstream_model=None,
+                input_tokens=input_tokens, cached_input_tokens=0, cache_write_tokens=0,
+                output_tokens=0, cost_uc=input_cost_uc, status="aborted",
+                cost_source="estimated", latency_ms=0, request_id=client.request_id,
+                error=REAPED_ERROR, reaped=True,
+            )
+        )  # fmt: skip
+        claim = Claim(reservation_id, client.request_id, chat.provider, chat.model,
+                      input_tokens, input_cost_uc)  # fmt: skip
+        self.claimer.claim_later(claim)
+        return held
+
+    def _call(
+        self, policy: KeyPolicy, prepared: Prepared, provider: Provider, client: Client,
+        price: Price, bounds: Bounds, reservation_id: int, month: MonthState,
+        lease: Pool | None, held: Segment | None,
+    ) -> Call:  # fmt: skip
         return Call(
             settler=self.settler,
             policy=policy,
-            chat=chat,
+            chat=prepared.chat,
             provider=provider,
             prepared=prepared,
             price=price,
-            reservation_id=row["reservation_id"],
-            month=MonthState.from_row(row),
-            bounds=Bounds(
-                input_estimate=input_estimate,
-                input_bound=input_bound,
-                max_tokens=chat.max_tokens,
-            ),
+            reservation_id=reservation_id,
+            month=month,
+            bounds=bounds,
             client=client,
             total_timeout_s=self.total_timeout_s,
             running=self.running,
+            lease=lease,
+            held=held,
         )

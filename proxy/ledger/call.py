@@ -32,7 +32,9 @@ from core.policy import KeyPolicy
 from core.pricing import Price
 from core.text import clean_text
 from db.gateway import Settlement
+from proxy.ledger.outbox import Segment
 from proxy.ledger.running import RunningCalls
+from proxy.ledger.spares import Pool
 from proxy.ledger.writers import Settler
 from proxy.providers.base import Prepared, Provider, Route
 from proxy.providers.upstream_errors import upstream_timeout
@@ -67,6 +69,8 @@ class Call:
     client: Client
     total_timeout_s: float
     running: RunningCalls
+    lease: Pool | None = None  # the spares of its key and device, whose month it books into
+    held: Segment | None = None  # its outbox line while it runs on a spare (Gate._claim)
     started: float = field(default_factory=time.perf_counter)
     transcript: Transcript = field(default_factory=Transcript)
     route: Route = field(default_factory=Route)  # the upstream(s) tried
@@ -206,7 +210,10 @@ class Call:
             upstream_id=self.route.upstream_id,
             attempts=self.route.attempts or None,
         )
-        written = self.settler.settle_later(settlement)  # committed after the answer: outbox.py
+        # Committed after the answer (outbox.py).
+        written = self.settler.settle_later(settlement, held=self.held)
+        if self.lease is not None:
+            self.lease.book(cost_uc)
         if self.settler.backlogged:  # backpressure; cancelling this wait loses nothing
             with contextlib.suppress(Exception):  # a refused write is logged by the settler
                 await asyncio.shield(written)

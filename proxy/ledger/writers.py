@@ -1,5 +1,6 @@
-"""The hot path's two database writers, batched (proxy.ledger.batching): admissions before the
-upstream call and settlements after it; and the replay of settlements kept in the journal."""
+"""The hot path's database writers, batched (proxy.ledger.batching): admissions before the
+upstream call, the claims of spare reservations beside it, settlements after it; and the
+replay of settlements kept in the journal or left in a dead process's outbox."""
 
 from __future__ import annotations
 
@@ -10,11 +11,21 @@ from collections.abc import Mapping
 
 import asyncpg
 
-from db.gateway import Admission, Settlement, admit_batch, release, settle_batch
+from db.gateway import (
+    Admission,
+    Claim,
+    Settlement,
+    admit_batch,
+    apply_reaped,
+    claim_spares,
+    release,
+    settle_batch,
+)
 from db.pool import DB_UNAVAILABLE_ERRORS
 from proxy.ledger.batching import Batcher
 from proxy.ledger.journal import Journal
-from proxy.ledger.outbox import Outbox
+from proxy.ledger.outbox import Outbox, Segment
+from proxy.ledger.spares import Spares
 
 log = logging.getLogger("kaixu.settlement")
 
@@ -38,20 +49,44 @@ class Admitter(Batcher[Admission, asyncpg.Record]):
         ceiling_uc: int | None,
         owner: str,
         pending: Mapping[int, int],
+        spares: Spares,
     ) -> None:
         """`pending`: the settler's settlements not yet committed (reservation id → cost),
-        counted as booked so that answered calls never hold back the next admission."""
+        counted as booked so that answered calls never hold back the next admission; `spares`
+        given back go with the next batch."""
         super().__init__(self._admit)
         self._pool, self._ttl_s, self._ceiling_uc, self._owner = pool, ttl_s, ceiling_uc, owner
         self._pending = pending
+        self._spares = spares
 
     async def _admit(self, items: list[Admission]) -> list[asyncpg.Record]:
-        return await admit_batch(
-            self._pool, items, self._ttl_s, self._ceiling_uc, self._owner, self._pending
-        )
+        released = self._spares.released()
+        try:
+            return await admit_batch(self._pool, items, self._ttl_s, self._ceiling_uc,
+                                     self._owner, self._pending, released)  # fmt: skip
+        except BaseException:
+            self._spares.give_back(released)
+            raise
 
     async def release(self, reservation_id: int) -> None:
         await release(self._pool, reservation_id)
+
+
+class Claimer(Batcher[Claim, None]):
+    """Marks spares taken, moments after the call went on (it never waits for this): from then
+    on a reaper bills the call if this process dies. A claim the database cannot take now is
+    covered by the call's outbox line."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        super().__init__(lambda claims: claim_spares(pool, claims))
+
+    def claim_later(self, claim: Claim) -> None:
+        def written(future: asyncio.Future[None]) -> None:
+            if not future.cancelled() and future.exception() is not None:
+                log.warning("spare claim not recorded; the outbox covers the call",
+                            extra={"reservation_id": claim.reservation_id})  # fmt: skip
+
+        self.enqueue(claim).add_done_callback(written)
 
 
 async def _write(pool: asyncpg.Pool, items: list[Settlement]) -> list[asyncpg.Record]:
@@ -85,19 +120,28 @@ class Settler(Batcher[Settlement, asyncpg.Record | None]):
         (the database is slow; never let the backlog, or the admissions that carry it, grow)."""
         return len(self.pending) >= MAX_PENDING
 
-    def settle_later(self, item: Settlement) -> asyncio.Future[asyncpg.Record | None]:
+    def hold(self, item: Settlement) -> Segment | None:
+        """On disk in the outbox until `settle_later(..., held=)` committed the call's real
+        settlement: what a replay bills if this process dies first (item.reaped)."""
+        try:
+            return self.outbox.add(item)
+        except OSError:  # the claim written to the database still covers the call
+            log.exception("outbox write failed", extra={"reservation_id": item.reservation_id})
+            return None
+
+    def settle_later(
+        self, item: Settlement, held: Segment | None = None
+    ) -> asyncio.Future[asyncpg.Record | None]:
         """On disk in the outbox now, committed with the next batch; the caller need not wait.
         A write the database refuses (never its being away) is logged with its figures."""
-        try:
-            segment = self.outbox.add(item)
-        except OSError:  # a full or broken disk: the reservation still stands for the call
-            log.exception("outbox write failed", extra={"reservation_id": item.reservation_id})
-            segment = None
+        segment = self.hold(item)  # a failed write: the reservation still stands for the call
         self.pending[item.reservation_id] = item.cost_uc
 
         def written(future: asyncio.Future[asyncpg.Record | None]) -> None:
             if segment is not None:
                 self.outbox.settled(segment)
+            if held is not None:
+                self.outbox.settled(held)
             self.pending.pop(item.reservation_id, None)
             if not future.cancelled() and future.exception() is not None:
                 log.error(
@@ -158,8 +202,15 @@ class Replayer:
                                                             "count": len(items)})  # fmt: skip
 
     async def _replay(self, items: list[Settlement]) -> None:
+        """Calls that may have died with their process first (a reaper's bill), then the
+        settlements, which replace such bills with the real figures."""
         try:
-            await _write(self._pool, items)
+            reaped = [item for item in items if item.reaped]
+            if reaped:
+                await apply_reaped(self._pool, reaped)
+            settled = [item for item in items if not item.reaped]
+            if settled:
+                await _write(self._pool, settled)
         except DB_UNAVAILABLE_ERRORS:
             raise
         except Exception:
