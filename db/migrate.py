@@ -25,8 +25,6 @@ SQL_DIR = Path(__file__).resolve().parent / "sql"
 # A fixed order: a file may use what the files before it define (SQL-language functions and
 # views are checked when created; PL/pgSQL bodies only when first run).
 SQL_FILES = ("keys.sql", "ledger.sql", "limits.sql", "rollups.sql", "partitions.sql")
-# Monthly partitions of usage_events kept ready: this month and the next three.
-PARTITIONS_AHEAD = 3
 
 # An advisory lock (unlike yoyo's lock table) is released by the server if the holder dies.
 _MIGRATION_LOCK_ID = 0x4B41495855  # "KAIXU"
@@ -58,7 +56,8 @@ def apply_live_sql(conn: psycopg.Connection) -> None:
                     conn.execute((SQL_DIR / name).read_text(encoding="utf-8"))
                 # Under the lock rollups.sql's triggers took: the rows that predate them, once.
                 conn.execute("SELECT kaixu_rollups_backfill()")
-                conn.execute("SELECT kaixu_usage_partitions_ensure(%s)", (PARTITIONS_AHEAD,))
+                ahead = partitioning.PARTITIONS_AHEAD
+                conn.execute("SELECT kaixu_usage_partitions_ensure(%s)", (ahead,))
             break
         except (psycopg.errors.LockNotAvailable, psycopg.errors.DeadlockDetected):
             if attempt == partitioning.SWAP_ATTEMPTS:

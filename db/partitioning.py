@@ -31,6 +31,7 @@ import re
 import psycopg
 
 LOCK_TIMEOUT = "1s"
+PARTITIONS_AHEAD = 3  # monthly partitions of usage_events kept ready: this month and 3 more
 SWAP_ATTEMPTS = 60  # a second each
 BOUND_CHECK = "usage_events_before_partitions"
 ID_MONTH_INDEX = "usage_events_id_month_key"

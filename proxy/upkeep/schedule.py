@@ -14,7 +14,7 @@ import time
 import asyncpg
 
 from core.settings import Settings
-from db.migrate import PARTITIONS_AHEAD
+from db.partitioning import PARTITIONS_AHEAD
 from db.pool import DB_UNAVAILABLE_ERRORS
 from proxy.upkeep import retention
 

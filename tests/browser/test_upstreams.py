@@ -143,6 +143,9 @@ def test_edit_disable_enable_and_delete_an_upstream(
     # Replace the key: only its last 4 are shown, the old ones are gone.
     new = new_key()
     row.get_by_role("button", name="Edit").click()
+    # The form shows the saved upstream before it is typed in (filling earlier races it).
+    expect(form.get_by_label("Weight")).to_have_value("7")
+    expect(form.get_by_label("API key")).to_have_value("")
     form.get_by_label("API key").fill(new)
     form.get_by_role("button", name="Save upstream").click()
     expect(row).to_contain_text(f"…{new[-4:]}")
