@@ -6,6 +6,7 @@ from aiohttp import web
 
 from core.settings import Settings
 from proxy.admin import (
+    accounts,
     audit,
     auth,
     checkout,
@@ -26,7 +27,7 @@ from proxy.admin.routing import Api
 
 ROUTE_MODULES = (
     auth, sessions, customers, keys, devices, pricing, usage, topups, checkout, invoices, exports,
-    audit, upstreams,
+    audit, upstreams, accounts,
 )  # fmt: skip
 
 
@@ -42,8 +43,11 @@ def document() -> Schema:
 
 
 def create_admin_app(settings: Settings) -> web.Application:
-    """Every route but /login requires an admin token or the admin password (see auth)."""
+    """Every route but /login requires an admin token or the admin password, and the route's
+    role (see auth and roles)."""
     app = web.Application(middlewares=[auth.require_admin])
+    app[auth.ROUTE_ROLES] = {}
     for api in route_tables():
         app.add_routes(api)
+        app[auth.ROUTE_ROLES].update(api.roles)
     return app

@@ -48,6 +48,7 @@ async def record(
     summary="Who did what, newest first",
     ok={"entries": array(AUDIT_ENTRY), "next_cursor": nullable_schema(INT)},
     query={"customer_id": STR, "limit": INT, "cursor": INT},
+    role="viewer",
 )
 async def list_audit(request: web.Request) -> web.Response:
     """Newest first; `customer_id` filters, `cursor` (the last id seen) pages."""

@@ -45,6 +45,7 @@ def amount_cents(body: dict[str, Any]) -> int:
     body=strict_object({"amount_cents": INT}),
     ok={"url": STR, "session_id": STR},
     errors=(409, 502),
+    role="operator",
 )
 async def create_checkout(request: web.Request) -> web.Response:
     """A Checkout Session whose payment the webhook credits; the caller opens its URL."""

@@ -21,7 +21,9 @@ from proxy.state import DB_POOL
 routes = Api()
 
 
-@routes.get("/customers", summary="List customers", ok={"customers": array(CUSTOMER)})
+@routes.get(
+    "/customers", summary="List customers", ok={"customers": array(CUSTOMER)}, role="viewer"
+)
 async def list_customers(request: web.Request) -> web.Response:
     async with request.config_dict[DB_POOL].acquire() as conn:
         rows = await db_customers.list_customers(conn)
@@ -35,6 +37,7 @@ async def list_customers(request: web.Request) -> web.Response:
     ok={"customer": CUSTOMER, "key": KEY},
     status=201,
     errors=(409,),
+    role="operator",
 )
 async def create_customer(request: web.Request) -> web.Response:
     values = CUSTOMER.parse(await read_object(request, empty_ok=True), fields=CUSTOMER_CREATE)
@@ -58,7 +61,7 @@ async def create_customer(request: web.Request) -> web.Response:
     )
 
 
-@routes.get("/customers/{cid}", summary="Read a customer", ok={"customer": CUSTOMER})
+@routes.get("/customers/{cid}", summary="Read a customer", ok={"customer": CUSTOMER}, role="viewer")
 async def get_customer(request: web.Request) -> web.Response:
     cid = path_id(request, "cid", "customer")
     async with request.config_dict[DB_POOL].acquire() as conn:
@@ -73,6 +76,7 @@ async def get_customer(request: web.Request) -> web.Response:
     summary="Change a customer's policy",
     body=CUSTOMER.input_schema(CUSTOMER_PATCH),
     ok={"customer": CUSTOMER},
+    role="operator",
 )
 async def patch_customer(request: web.Request) -> web.Response:
     cid = path_id(request, "cid", "customer")

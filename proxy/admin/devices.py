@@ -24,6 +24,7 @@ routes = Api()
     summary="Devices seen per key",
     ok={"devices": array(DEVICE)},
     query={"key_id": STR},
+    role="viewer",
 )
 async def list_devices(request: web.Request) -> web.Response:
     cid = path_id(request, "cid", "customer")
@@ -39,6 +40,7 @@ async def list_devices(request: web.Request) -> web.Response:
     "/devices/{did}/revoke",
     summary="Block an install id on its key (frees its seat)",
     ok={"device": DEVICE},
+    role="operator",
 )
 async def revoke_device(request: web.Request) -> web.Response:
     raw = request.match_info["did"]

@@ -93,6 +93,7 @@ def _filename(*parts: str | None) -> str:
     summary="Usage rows as CSV (streamed)",
     csv=True,
     query={"customer_id": STR, "month": MONTH},
+    role="viewer",
 )
 async def export_usage(request: web.Request) -> web.StreamResponse:
     cid = _customer_filter(request)
@@ -107,7 +108,7 @@ async def export_usage(request: web.Request) -> web.StreamResponse:
         return await stream_csv(request, filename, USAGE_COLUMNS, rows)
 
 
-@routes.get("/exports/customers.csv", summary="Customers as CSV", csv=True)
+@routes.get("/exports/customers.csv", summary="Customers as CSV", csv=True, role="viewer")
 async def export_customers(request: web.Request) -> web.StreamResponse:
     async with _cursor_connection(request) as conn, conn.transaction(readonly=True):
         rows = db_exports.customer_rows(conn, size=BATCH_ROWS)
@@ -115,7 +116,11 @@ async def export_customers(request: web.Request) -> web.StreamResponse:
 
 
 @routes.get(
-    "/exports/invoices.csv", summary="Invoice snapshots as CSV", csv=True, query={"month": MONTH}
+    "/exports/invoices.csv",
+    summary="Invoice snapshots as CSV",
+    csv=True,
+    query={"month": MONTH},
+    role="viewer",
 )
 async def export_invoices(request: web.Request) -> web.StreamResponse:
     month = _month_filter(request)

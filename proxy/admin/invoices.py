@@ -132,6 +132,7 @@ async def _freeze(
     body=strict_object({"month": MONTH}),
     ok={"invoice": INVOICE},
     status=201,
+    role="operator",
 )
 async def create_invoice(request: web.Request) -> web.Response:
     cid = path_id(request, "cid", "customer")
@@ -153,6 +154,7 @@ async def create_invoice(request: web.Request) -> web.Response:
     "/customers/{cid}/invoices",
     summary="Invoice snapshots",
     ok={"invoices": array(INVOICE_SUMMARY)},
+    role="viewer",
 )
 async def list_invoices(request: web.Request) -> web.Response:
     cid = path_id(request, "cid", "customer")
@@ -173,7 +175,9 @@ async def _stored(request: web.Request) -> asyncpg.Record:
     return row
 
 
-@routes.get(r"/invoices/{iid:\d+}", summary="An invoice snapshot", ok={"invoice": INVOICE})
+@routes.get(
+    r"/invoices/{iid:\d+}", summary="An invoice snapshot", ok={"invoice": INVOICE}, role="viewer"
+)
 async def get_invoice(request: web.Request) -> web.Response:
     row = await _stored(request)
     snapshot = orjson.loads(row["snapshot"])
@@ -209,7 +213,9 @@ def csv_rows(snapshot: dict[str, Any]) -> list[tuple[Any, ...]]:
     return rows
 
 
-@routes.get(r"/invoices/{iid:\d+}.csv", summary="An invoice snapshot as CSV", csv=True)
+@routes.get(
+    r"/invoices/{iid:\d+}.csv", summary="An invoice snapshot as CSV", csv=True, role="viewer"
+)
 async def get_invoice_csv(request: web.Request) -> web.Response:
     row = await _stored(request)
     snapshot = json.loads(row["snapshot"], parse_float=Decimal)

@@ -59,7 +59,12 @@ def with_plaintext(row: asyncpg.Record, key: NewKey) -> dict[str, Any]:
     return {**KEY.render(row), "key": key.plaintext}
 
 
-@routes.get("/customers/{cid}/keys", summary="List a customer's keys", ok={"keys": array(KEY)})
+@routes.get(
+    "/customers/{cid}/keys",
+    summary="List a customer's keys",
+    ok={"keys": array(KEY)},
+    role="viewer",
+)
 async def list_keys(request: web.Request) -> web.Response:
     cid = path_id(request, "cid", "customer")
     async with request.config_dict[DB_POOL].acquire() as conn:
@@ -76,6 +81,7 @@ async def list_keys(request: web.Request) -> web.Response:
     body=KEY.input_schema(),
     ok={"key": KEY},
     status=201,
+    role="operator",
 )
 async def create_key(request: web.Request) -> web.Response:
     cid = path_id(request, "cid", "customer")
@@ -92,7 +98,7 @@ async def create_key(request: web.Request) -> web.Response:
     return json_response({"key": with_plaintext(row, key)}, status=201)
 
 
-@routes.get("/keys/{kid}", summary="Read a key", ok={"key": KEY})
+@routes.get("/keys/{kid}", summary="Read a key", ok={"key": KEY}, role="viewer")
 async def get_key(request: web.Request) -> web.Response:
     kid = path_id(request, "kid", "key")
     async with request.config_dict[DB_POOL].acquire() as conn:
@@ -108,6 +114,7 @@ async def get_key(request: web.Request) -> web.Response:
     body=KEY.input_schema(),
     ok={"key": KEY},
     errors=(409,),
+    role="operator",
 )
 async def patch_key(request: web.Request) -> web.Response:
     kid = path_id(request, "kid", "key")
@@ -137,6 +144,7 @@ async def patch_key(request: web.Request) -> web.Response:
     ok={"key": KEY, "revoked_key_id": STR},
     status=201,
     errors=(409,),
+    role="operator",
 )
 async def rotate_key(request: web.Request) -> web.Response:
     """A new key with the old one's kind and settings; the old one is revoked in the same step."""
@@ -167,7 +175,10 @@ async def rotate_key(request: web.Request) -> web.Response:
 
 
 @routes.post(
-    "/keys/{kid}/revoke", summary="Revoke a key at once, on every process", ok={"key": KEY}
+    "/keys/{kid}/revoke",
+    summary="Revoke a key at once, on every process",
+    ok={"key": KEY},
+    role="operator",
 )
 async def revoke_key(request: web.Request) -> web.Response:
     kid = path_id(request, "kid", "key")

@@ -11,12 +11,13 @@ from collections.abc import Iterable
 
 from aiohttp import web
 
-from proxy.admin.fields import INT, STR, Schema, nullable_schema, strict_object
+from proxy.admin.fields import BOOL, INT, STR, Schema, nullable_schema, strict_object
 from proxy.admin.resources import RESOURCES
 from proxy.admin.routing import Api, Operation
 from proxy.http.responses import json_response
 
-# core.errors.GatewayError.body(); `retry_after_s` only on 429, the stripe_* on a 502 of Stripe.
+# core.errors.GatewayError.body(); `retry_after_s` only on 429, the stripe_* on a 502 of Stripe,
+# `totp_required` on a sign-in's 401 when only the account's authenticator code is missing.
 ERROR = strict_object(
     {
         "error": strict_object(
@@ -28,8 +29,9 @@ ERROR = strict_object(
                 "retry_after_s": INT,
                 "stripe_status": nullable_schema(INT),
                 "stripe_code": nullable_schema(STR),
+                "totp_required": BOOL,
             },
-            optional=("retry_after_s", "stripe_status", "stripe_code"),
+            optional=("retry_after_s", "stripe_status", "stripe_code", "totp_required"),
         )
     }
 )
@@ -76,7 +78,7 @@ def serving(apis: Iterable[Api]) -> Api:
     routes = Api()
     own = [*apis, routes]
 
-    @routes.get("/openapi.json", summary="This document")
+    @routes.get("/openapi.json", summary="This document", role="viewer")
     async def openapi(request: web.Request) -> web.Response:
         return json_response(served)
 

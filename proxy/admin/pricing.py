@@ -77,7 +77,12 @@ def parse_table(body: dict[str, Any]) -> list[Price]:
     return prices
 
 
-@routes.get("/pricing", summary="The price table (USD per 1M tokens)", ok={"prices": array(PRICE)})
+@routes.get(
+    "/pricing",
+    summary="The price table (USD per 1M tokens)",
+    ok={"prices": array(PRICE)},
+    role="viewer",
+)
 async def get_pricing(request: web.Request) -> web.Response:
     async with request.config_dict[DB_POOL].acquire() as conn:
         rows = await db_prices.fetch_prices(conn)
@@ -89,6 +94,7 @@ async def get_pricing(request: web.Request) -> web.Response:
     summary="Replace the price table",
     body=strict_object({"prices": array(PRICE_ROW)}),
     ok={"prices": array(PRICE)},
+    role="owner",
 )
 async def put_pricing(request: web.Request) -> web.Response:
     prices = parse_table(await read_object(request, allowed={"prices"}))

@@ -301,9 +301,34 @@ ADMIN_SESSION = Resource(
         timestamp("expires_at"),
         Field("address", nullable_schema(STR)),
         Field("user_agent", nullable_schema(STR)),
+        Field("email", {**nullable_schema(STR), "description": "whose: null for ADMIN_PASSWORD"}),
         Field("current", {**BOOL, "description": "the session of the token making this call"}),
     ),
 )
+
+ADMIN_ROLES = ("owner", "operator", "viewer")
+ADMIN = Resource(
+    "Admin",
+    (
+        Field("id", INT),
+        Field("email", STR),
+        Field("role", enum(*ADMIN_ROLES), parse=one_of(*ADMIN_ROLES)),
+        Field("totp_enabled", BOOL),
+        Field("disabled", BOOL, "disabled_at", parse=boolean, render=lambda at: at is not None),
+        timestamp("last_login_at", null=True),
+        timestamp("created_at"),
+        timestamp("updated_at"),
+    ),
+)
+
+# Who is signed in: an account, or the bootstrap owner (id and email null).
+ME_FIELDS: dict[str, Schema] = {
+    "id": nullable_schema(INT),
+    "email": nullable_schema(STR),
+    "role": enum(*ADMIN_ROLES),
+    "totp_enabled": BOOL,
+}
+ME: Schema = strict_object(ME_FIELDS)
 
 UPSTREAM_HEALTH: Schema = strict_object(
     {
@@ -361,5 +386,5 @@ UPSTREAM_TEST = strict_object(
 RESOURCES = (
     CUSTOMER, KEY, DEVICE, TOPUP, PRICE, USAGE_EVENT, USAGE_DAY, USAGE_MODEL, USAGE,
     INVOICE_SUMMARY, INVOICE_CUSTOMER, INVOICE_LINE, INVOICE_TOPUP, INVOICE, AUDIT_ENTRY,
-    ADMIN_SESSION, UPSTREAM,
+    ADMIN_SESSION, ADMIN, UPSTREAM,
 )  # fmt: skip

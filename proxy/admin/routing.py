@@ -17,8 +17,8 @@ from aiohttp import web
 from proxy.admin.fields import STR, Resource, Schema, strict_object
 from proxy.http.middleware import Handler
 
-# Who may call a route. Recorded with every operation; enforcing it is later work, and the
-# default is the most trusted role, so a route nobody thought about stays closed.
+# The least role that may call a route (proxy/admin/roles.py enforces it). The default is the
+# most trusted role, so a route nobody thought about stays closed.
 Role = Literal["owner", "operator", "viewer"]
 
 # Every admin route may answer these: a bad value, no sign-in, an unknown id in the path, and
@@ -28,6 +28,7 @@ BODY_ERRORS = (408, 413)  # also on every route that reads a body: it stalled, o
 ERROR_DESCRIPTIONS = {
     400: "invalid_request",
     401: "unauthorized",
+    403: "forbidden: the caller's role is below the route's (x-kaixu-role)",
     404: "not_found",
     408: "request_timeout",
     409: "conflict",
@@ -77,12 +78,17 @@ class Operation:
             answer["content"] = {media: {"schema": self.answer_schema()}}
         responses: Schema = {str(self.status): answer}
         body_errors = BODY_ERRORS if self.body is not None else ()
-        for code in (*COMMON_ERRORS, *body_errors, *self.errors):
+        forbidden = (403,) if self.role != "viewer" else ()
+        for code in (*COMMON_ERRORS, *forbidden, *body_errors, *self.errors):
             responses[str(code)] = {
                 "description": ERROR_DESCRIPTIONS.get(code, "see the error type"),
                 "content": {"application/json": {"schema": ERROR}},
             }
-        operation: Schema = {"summary": self.summary, "responses": responses}
+        operation: Schema = {
+            "summary": self.summary,
+            "responses": responses,
+            "x-kaixu-role": self.role,
+        }
         if self.body is not None:
             content = {"application/json": {"schema": self.body}}
             operation["requestBody"] = {"required": True, "content": content}
@@ -100,6 +106,7 @@ class Api:
     def __init__(self) -> None:
         self._table = web.RouteTableDef()
         self.operations: list[Operation] = []
+        self.roles: dict[Handler, Role] = {}  # the auth middleware's lookup
 
     def __iter__(self) -> Iterator[web.AbstractRouteDef]:
         return iter(self._table)
@@ -111,6 +118,7 @@ class Api:
 
         def register(handler: Handler) -> Handler:
             self.operations.append(declared)
+            self.roles[handler] = declared.role
             kwargs = {"name": name} if name else {}
             return self._table.route(method, path, **kwargs)(handler)
 

@@ -28,6 +28,7 @@ REQUIRED = ("amount_cents",)
     body=TOPUP.input_schema(required=REQUIRED),
     ok={"topup": TOPUP, "extra_cents": CENTS},
     status=201,
+    role="operator",
 )
 async def create_topup(request: web.Request) -> web.Response:
     cid = path_id(request, "cid", "customer")
@@ -65,6 +66,7 @@ async def create_topup(request: web.Request) -> web.Response:
     "/customers/{cid}/topups",
     summary="Credit history (manual and Stripe)",
     ok={"topups": array(TOPUP)},
+    role="viewer",
 )
 async def list_topups(request: web.Request) -> web.Response:
     cid = path_id(request, "cid", "customer")

@@ -48,6 +48,7 @@ async def settled_here(request: web.Request) -> None:
     summary="A month's usage",
     ok=USAGE,
     query={"month": MONTH, "key_id": STR, "limit": INT, "cursor": INT},
+    role="viewer",
 )
 async def get_usage(request: web.Request) -> web.Response:
     cid = path_id(request, "cid", "customer")
