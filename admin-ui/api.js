@@ -4,6 +4,7 @@ import { API_BASE } from "./config.js";
 
 const TOKEN_KEY = "kaixu.admin.token";
 const EXPIRES_KEY = "kaixu.admin.expires_at";
+const WHO_KEY = "kaixu.admin.who"; // {id, email, role, totp_enabled} of the signed-in admin
 
 export class ApiError extends Error {
   constructor(status, type, message, param) {
@@ -22,14 +23,27 @@ export const session = {
     const expires = Date.parse(sessionStorage.getItem(EXPIRES_KEY) || "");
     return Number.isFinite(expires) && expires <= Date.now();
   },
-  start(token, expiresAt) {
+  // Who is signed in; the role only decides what the dashboard shows: the gateway enforces it.
+  get who() {
+    try {
+      return JSON.parse(sessionStorage.getItem(WHO_KEY) || "null") || { role: "viewer" };
+    } catch {
+      return { role: "viewer" };
+    }
+  },
+  remember(who) {
+    sessionStorage.setItem(WHO_KEY, JSON.stringify(who));
+  },
+  start(token, expiresAt, who) {
     sessionStorage.setItem(TOKEN_KEY, token);
     if (expiresAt) sessionStorage.setItem(EXPIRES_KEY, expiresAt);
     else sessionStorage.removeItem(EXPIRES_KEY);
+    if (who) this.remember(who);
   },
   end() {
     sessionStorage.removeItem(TOKEN_KEY);
     sessionStorage.removeItem(EXPIRES_KEY);
+    sessionStorage.removeItem(WHO_KEY);
   },
 };
 
@@ -62,7 +76,9 @@ async function send(method, path, { body, auth = true, accept = "application/jso
   }
   const message = (error && error.message) || `The gateway answered ${response.status}.`;
   if (response.status === 401 && auth) onUnauthorized(message);
-  throw new ApiError(response.status, error ? error.type : "http_error", message, error && error.param);
+  const failure = new ApiError(response.status, error ? error.type : "http_error", message, error && error.param);
+  failure.totpRequired = Boolean(error && error.totp_required);
+  throw failure;
 }
 
 /**

@@ -13,6 +13,9 @@ import { AuditPanel } from "./panels/audit.js";
 import { PricingPanel } from "./panels/pricing.js";
 import { UpstreamsPanel } from "./panels/upstreams.js";
 import { IntegrationPanel } from "./panels/integration.js";
+import { AdminsPanel } from "./panels/admins.js";
+import { AccountPanel } from "./panels/account.js";
+import { can } from "./roles.js";
 
 const PANELS = [
   { id: "customers", title: "Customers", component: CustomersPanel },
@@ -25,13 +28,21 @@ const PANELS = [
   { id: "pricing", title: "Pricing", component: PricingPanel },
   { id: "upstreams", title: "Upstreams", component: UpstreamsPanel },
   { id: "integration", title: "Integration", component: IntegrationPanel },
+  { id: "admins", title: "Admins", component: AdminsPanel, role: "owner" },
+  { id: "account", title: "My account", component: AccountPanel },
 ];
 const SELECTED_KEY = "kaixu.admin.customer";
 const EXPIRED = "Your session has expired or is no longer valid. Sign in again.";
 
+// The panels the signed-in role may open (a panel's `role`: the least it needs).
+function visiblePanels() {
+  return PANELS.filter((panel) => !panel.role || can(panel.role));
+}
+
 function currentPanel() {
   const id = location.hash.replace(/^#\/?/, "");
-  return PANELS.find((panel) => panel.id === id) || PANELS[0];
+  const panels = visiblePanels();
+  return panels.find((panel) => panel.id === id) || panels[0];
 }
 
 function useRoute() {
@@ -46,6 +57,14 @@ function useRoute() {
 
 function Dashboard({ onSignOut }) {
   const panel = useRoute();
+  const [who, setWho] = useState(session.who);
+  useEffect(() => {
+    // The role may have changed since this tab signed in: ask the gateway, then show that.
+    api("GET", "/me").then((me) => {
+      session.remember(me);
+      setWho(me);
+    }, () => {});
+  }, []);
   const [customers, setCustomers] = useState(null);
   const [customersError, setCustomersError] = useState(null);
   const [selected, setSelected] = useState(sessionStorage.getItem(SELECTED_KEY));
@@ -97,18 +116,19 @@ function Dashboard({ onSignOut }) {
           ? html`<span class="muted">Customer:</span> <strong data-testid="selected-customer">${customerLabel(selectedCustomer)}</strong>`
           : html`<span class="muted">No customer selected</span>`}
       </p>
+      <p class="topbar-who small" data-testid="signed-in-as">${who.email || "admin password"} · <span class="role">${who.role}</span></p>
       <button type="button" class="secondary" onClick=${onSignOut}>Sign out</button>
     </header>
     <nav class="sidebar" aria-label="Sections">
       <ul>
-        ${PANELS.map(
+        ${visiblePanels().map(
           (p) => html`<li><a href=${`#${p.id}`} aria-current=${p.id === panel.id ? "page" : undefined}>${p.title}</a></li>`,
         )}
       </ul>
     </nav>
     <main id="main" class="content" tabindex="-1">
       ${customersError && html`<p class="error" role="alert">Could not load the customers: ${errorText(customersError)}</p>`}
-      <${Panel} key=${panel.id} app=${app} />
+      <${Panel} key=${`${panel.id}-${who.role}`} app=${app} />
     </main>
   </div>`;
 }

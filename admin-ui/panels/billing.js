@@ -8,6 +8,7 @@ import {
   Badge, Button, Card, CustomerPicker, Empty, ErrorText, Loading, Money, NeedCustomer, PanelHeader,
   Success, Table, Time, useAction, useAsync, usePaged,
 } from "../components/ui.js";
+import { can } from "../roles.js";
 
 export function BillingPanel({ app }) {
   const cid = app.selected;
@@ -34,7 +35,7 @@ export function BillingPanel({ app }) {
             onSaved=${() => { customer.reload(); app.reloadCustomers(); }} />
           <div class="stack">
             <${CreditCard} customer=${current} path=${path} onChanged=${creditChanged} />
-            <${CheckoutCard} path=${path} />
+            ${can("operator") && html`<${CheckoutCard} path=${path} />`}
           </div>
         </div>
         <${TopupHistory} topups=${topups} />
@@ -94,7 +95,7 @@ function PolicyForm({ customer, onSaved }) {
   };
 
   return html`<${Card} title="Policy" id="policy-title">
-    <form class="form-grid one" onSubmit=${submit}>
+    <form class="form-grid one" onSubmit=${submit}><fieldset class="bare" disabled=${!can("operator")}>
       <${Field} label="Name" value=${form.name} onInput=${set("name")} />
       <${Field} label="Plan" value=${form.plan} onInput=${set("plan")} />
       <${Field} label="Monthly cap (USD)" value=${form.cap} onInput=${set("cap")} inputmode="decimal"
@@ -107,11 +108,11 @@ function PolicyForm({ customer, onSaved }) {
       <${Field} label="Allowed models" value=${form.models} onInput=${set("models")} placeholder="Any model"
         hint="Comma-separated; a trailing * matches a prefix (claude-*). Empty: any priced model." />
       <div class="form-actions">
-        <${Button} type="submit" kind="primary" busy=${action.busy} busyLabel="Saving…">Save policy<//>
+        ${can("operator") && html`<${Button} type="submit" kind="primary" busy=${action.busy} busyLabel="Saving…">Save policy<//>`}
         <${ErrorText} error=${action.error} />
         <${Success}>${saved}<//>
       </div>
-    </form>
+    </fieldset></form>
   <//>`;
 }
 
@@ -137,7 +138,7 @@ function CreditCard({ customer, path, onChanged }) {
     <p class="big-figure" data-testid="credit-balance"><${Money} cents=${customer.extra_cents} /></p>
     <p class="muted small">The month's allowance is the monthly cap (<${Money} cents=${customer.monthly_cap_cents} />)
       plus this credit. Spend past the cap draws the credit down; credit never expires.</p>
-    <form class="form-grid one" onSubmit=${submit}>
+    ${can("operator") && html`<form class="form-grid one" onSubmit=${submit}>
       <${Field} label="Top-up amount (USD)" value=${amount} onInput=${(e) => setAmount(e.target.value)}
         inputmode="decimal" placeholder="5.00" />
       <${Field} label="Note" value=${note} onInput=${(e) => setNote(e.target.value)} placeholder="e.g. invoice 2026-11 paid by wire" />
@@ -146,7 +147,7 @@ function CreditCard({ customer, path, onChanged }) {
         <${ErrorText} error=${action.error} />
         <${Success}>${done}<//>
       </div>
-    </form>
+    </form>`}
   <//>`;
 }
 
@@ -254,11 +255,11 @@ function Invoices({ cid, path, invoices }) {
   return html`<${Card} title="Invoice snapshots" id="invoices-title">
     <p class="muted small">A snapshot freezes a month's line items, credit and totals. Taking another
       of the same month makes a new version; earlier ones are kept.</p>
-    <form class="toolbar" onSubmit=${submit}>
+    ${can("operator") && html`<form class="toolbar" onSubmit=${submit}>
       <div class="field inline"><label for="invoice-month">Month</label>
         <input id="invoice-month" type="month" value=${month} max=${currentMonth()} onChange=${(e) => setMonth(e.target.value)} /></div>
       <${Button} type="submit" kind="primary" busy=${create.busy} busyLabel="Creating…">Create invoice snapshot<//>
-    </form>
+    </form>`}
     <${ErrorText} error=${create.error || invoices.error || view.error} />
     ${rows.length ? html`<${Table} label="Invoice snapshots" head=${["ID", "Month", "Version", "Total", "Created", ""]}>
         ${paged.rows.map((inv) => html`<tr class=${shown && shown.id === inv.id ? "selected" : ""}>

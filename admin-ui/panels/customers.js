@@ -7,6 +7,7 @@ import {
   Badge, Button, Card, Empty, ErrorText, Loading, Money, PanelHeader, SecretOnce, Table, Time,
   YesNo, usePaged,
 } from "../components/ui.js";
+import { can } from "../roles.js";
 
 export function CustomersPanel({ app }) {
   const [search, setSearch] = useState("");
@@ -52,7 +53,7 @@ export function CustomersPanel({ app }) {
                 </tr>`)}
               <//>${paged.pager}`}
     <//>
-    <${CreateCustomer} app=${app} onCreated=${setCreated} />
+    ${can("operator") && html`<${CreateCustomer} app=${app} onCreated=${setCreated} />`}
   `;
 }
 

@@ -5,6 +5,7 @@ import {
   Badge, ConfirmDialog, CustomerPicker, Card, Empty, ErrorText, Loading, NeedCustomer, PanelHeader,
   Success, Table, Time, useAction, useAsync, useKeyNames, usePaged,
 } from "../components/ui.js";
+import { can } from "../roles.js";
 
 export function DevicesPanel({ app }) {
   const cid = app.selected;
@@ -50,7 +51,7 @@ export function DevicesPanel({ app }) {
                 <td><${Time} iso=${d.last_seen} /></td>
                 <td>${d.revoked_at ? html`<${Badge} kind="off">Revoked<//> <${Time} iso=${d.revoked_at} />` : html`<${Badge} kind="ok">Active<//>`}</td>
                 <td class="wrap ua">${d.user_agent || html`<span class="muted">—</span>`}</td>
-                <td class="actions-cell">${!d.revoked_at && html`<button type="button" class="danger small"
+                <td class="actions-cell">${!d.revoked_at && can("operator") && html`<button type="button" class="danger small"
                   aria-label=${`Revoke device ${d.install_id}`}
                   onClick=${() => { action.setError(null); setConfirm(d); }}>Revoke</button>`}</td>
               </tr>`)}

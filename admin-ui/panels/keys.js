@@ -7,6 +7,7 @@ import {
   Badge, Button, Card, ConfirmDialog, CustomerPicker, Empty, ErrorText, Loading, Money, NeedCustomer,
   PanelHeader, SecretOnce, Success, Table, Time, useAction, useAsync, usePaged,
 } from "../components/ui.js";
+import { can } from "../roles.js";
 
 export function KeysPanel({ app }) {
   const cid = app.selected;
@@ -68,7 +69,7 @@ export function KeysPanel({ app }) {
             any limits. Its key is shown once, to hand to that app.<//>`}
         `}
       <//>
-      ${editing
+      ${!can("operator") ? null : editing
         ? html`<${KeyForm} key=${`edit-${editing.id}`} cid=${cid} editing=${editing}
             onCancel=${() => setEditing(null)}
             onSaved=${(key) => { setEditing(null); setNotice(`Key …${key.last4} saved.`); afterChange(); }} />`
@@ -107,7 +108,7 @@ function KeyRow({ apiKey: key, onRotate, onRevoke, onEdit }) {
     <td class="wrap">${allowlistText(key.allowed_models)}</td>
     <td>${revoked ? html`<${Badge} kind="off">Revoked<//> <${Time} iso=${key.revoked_at} />` : html`<${Badge} kind="ok">Active<//>`}</td>
     <td><${Time} iso=${key.created_at} /></td>
-    <td class="actions-cell">${revoked ? html`<span class="muted small">—</span>` : html`<div class="row-actions">
+    <td class="actions-cell">${revoked || !can("operator") ? html`<span class="muted small">—</span>` : html`<div class="row-actions">
       <button type="button" class="secondary small" onClick=${onEdit} aria-label=${`Edit key …${key.last4}`}>Edit</button>
       <button type="button" class="secondary small" onClick=${onRotate} aria-label=${`Rotate key …${key.last4}`}>Rotate</button>
       <button type="button" class="danger small" onClick=${onRevoke} aria-label=${`Revoke key …${key.last4}`}>Revoke</button>

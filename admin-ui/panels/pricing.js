@@ -3,6 +3,7 @@ import { html, useMemo, useState } from "../vendor/imports.js";
 import { api } from "../api.js";
 import { formatUsd, usdText } from "../format.js";
 import { Button, Card, Empty, ErrorText, Loading, PanelHeader, Success, Table, Time, useAction, useAsync, usePaged } from "../components/ui.js";
+import { can } from "../roles.js";
 
 const PRICE_FIELDS = [
   ["input", "Input"],
@@ -83,7 +84,7 @@ export function PricingPanel() {
     });
   };
 
-  const tools = editing
+  const tools = editing || !can("owner")
     ? null
     : html`<button type="button" class="primary" disabled=${!prices.data}
         onClick=${() => { setSaved(""); action.setError(null); setEditing(all.map(toRow)); }}>Edit prices</button>`;

@@ -9,6 +9,7 @@ import {
   useAction, useAsync, usePaged,
 } from "../components/ui.js";
 import { UpstreamForm } from "./upstream-form.js";
+import { can } from "../roles.js";
 
 const HEAD = ["Provider", "Endpoint and key", "Models", "Routing", "Health (15 min)", "Actions"];
 
@@ -86,7 +87,7 @@ export function UpstreamsPanel() {
           <//>${paged.pager}`
         : html`<${Empty} title="No upstreams yet.">Add one below; without one, a provider's calls cannot be answered.<//>`}
     <//>
-    ${editing
+    ${!can("owner") ? null : editing
       ? html`<${UpstreamForm} key=${`edit-${editing.id}`} editing=${editing} providers=${providers}
           onCancel=${() => setEditing(null)} onSaved=${(u) => saved(u, false)} />`
       : html`<${UpstreamForm} key="create" providers=${providers} onSaved=${(u) => saved(u, true)} />`}
@@ -118,9 +119,9 @@ function UpstreamRow({ upstream: u, busy, onTested, onToggle, onEdit, onDelete }
       <td>Priority ${u.priority}<br />Weight ${u.weight}</td>
       <td class="wrap health-cell"><${Health} health=${u.health} /></td>
       <td class="actions-cell"><div class="row-actions">
-        <button type="button" class="secondary small" aria-expanded=${testing ? "true" : "false"}
-          aria-label=${`Test ${name}`} onClick=${() => setTesting(testing + 1)}>Test</button>
-        ${!u.read_only && html`
+        ${can("owner") && html`<button type="button" class="secondary small" aria-expanded=${testing ? "true" : "false"}
+          aria-label=${`Test ${name}`} onClick=${() => setTesting(testing + 1)}>Test</button>`}
+        ${!u.read_only && can("owner") && html`
           <button type="button" class="secondary small" aria-label=${`Edit ${name}`} onClick=${onEdit}>Edit</button>
           <button type="button" class="secondary small" aria-label=${`${u.enabled ? "Disable" : "Enable"} ${name}`}
             disabled=${busy} onClick=${onToggle}>${u.enabled ? "Disable" : "Enable"}</button>
