@@ -77,11 +77,11 @@ def partitioned(database_url: str) -> bool:
 
 
 async def plain_table_with_rows(client, db, database_url: str, rows: int) -> tuple[str, str]:
-    """The database as the release before partitioning left it (0018 to 0016 rolled back, the live
+    """The database as the release before partitioning left it (0021 to 0016 rolled back, the live
     SQL of that release, the same functions as far as usage_events goes, loaded), with `rows`
     usage rows of a new customer's key in January 2026; that customer and key."""
     customer_id, key_id = await a_key(client)
-    await asyncio.to_thread(rollback, database_url, 3)  # 0018, 0017, then 0016
+    await asyncio.to_thread(rollback, database_url, 4)  # 0021, 0018, 0017, then 0016
     with psycopg.connect(database_url) as conn:
         await asyncio.to_thread(apply_live_sql, conn)
     assert not partitioned(database_url)
@@ -107,6 +107,7 @@ async def test_a_table_with_rows_is_partitioned_under_settlements_without_losing
             "0016.usage-partitions",
             "0017.pending-settlements",
             "0018.spare-reservations",
+            "0021.usage-time-index",
         ]
         await settle(pool, settled[:5])  # retried after a lost reply: nothing again
     finally:
@@ -136,6 +137,15 @@ async def test_a_table_with_rows_is_partitioned_under_settlements_without_losing
     assert partitions[0]["from_month"] is None  # the old table, now the first partition
     assert partitions[0]["to_month"] > THIS_MONTH
     assert partitions[-1]["to_month"] > THIS_MONTH + dt.timedelta(days=31 * 3)
+    # Every partition, the old table too, has the index by time (migration 0021) under the parent's.
+    untimed = await db.fetch(
+        """SELECT p.name FROM kaixu_usage_partitions p
+           WHERE NOT EXISTS (
+               SELECT 1 FROM pg_inherits i JOIN pg_index x ON x.indexrelid = i.inhrelid
+               WHERE i.inhparent = 'usage_events_created_idx'::regclass
+                 AND x.indrelid = p.name::regclass)"""
+    )
+    assert untimed == []
 
 
 async def test_the_swap_steps_aside_for_a_long_reader_and_writers_go_on_meanwhile(
@@ -170,6 +180,7 @@ async def test_the_swap_steps_aside_for_a_long_reader_and_writers_go_on_meanwhil
             "0016.usage-partitions",
             "0017.pending-settlements",
             "0018.spare-reservations",
+            "0021.usage-time-index",
         ]
     finally:
         await reader.close()
@@ -191,7 +202,7 @@ def test_rolling_back_makes_one_plain_table_with_every_row(database_url) -> None
                 (month,),
             )
         ids = conn.execute("SELECT array_agg(id ORDER BY id) FROM usage_events").fetchone()[0]
-    rollback(database_url, 3)  # 0018, 0017, then 0016
+    rollback(database_url, 4)  # 0021, 0018, 0017, then 0016
     assert not partitioned(database_url)
     migrate(database_url)  # and partitioned again
     with psycopg.connect(database_url) as conn:
