@@ -15,6 +15,7 @@ from proxy.admin import (
     invoices,
     keys,
     openapi,
+    overview,
     pricing,
     sessions,
     topups,
@@ -26,7 +27,7 @@ from proxy.admin.routing import Api
 
 ROUTE_MODULES = (
     auth, sessions, customers, keys, devices, pricing, usage, topups, checkout, invoices, exports,
-    audit, upstreams,
+    audit, upstreams, overview,
 )  # fmt: skip
 
 
