@@ -3,6 +3,7 @@ import { html, render, useEffect, useMemo, useState } from "./vendor/imports.js"
 import { api, session, setUnauthorizedHandler, signOut } from "./api.js";
 import { customerLabel, errorText } from "./components/ui.js";
 import { Login } from "./panels/login.js";
+import { OverviewPanel } from "./panels/overview.js";
 import { CustomersPanel } from "./panels/customers.js";
 import { KeysPanel } from "./panels/keys.js";
 import { UsagePanel } from "./panels/usage.js";
@@ -18,6 +19,7 @@ import { AccountPanel } from "./panels/account.js";
 import { can } from "./roles.js";
 
 const PANELS = [
+  { id: "overview", title: "Overview", component: OverviewPanel },
   { id: "customers", title: "Customers", component: CustomersPanel },
   { id: "keys", title: "Keys", component: KeysPanel },
   { id: "usage", title: "Usage", component: UsagePanel },
@@ -110,7 +112,7 @@ function Dashboard({ onSignOut }) {
   return html`<div class="layout">
     <a class="skip-link" href="#main" onClick=${skip}>Skip to content</a>
     <header class="topbar">
-      <a class="brand" href="#customers"><span class="logo" aria-hidden="true">K</span> Kaixu Gateway <span class="brand-sub">Admin</span></a>
+      <a class="brand" href="#overview"><span class="logo" aria-hidden="true">K</span> Kaixu Gateway <span class="brand-sub">Admin</span></a>
       <p class="topbar-customer" aria-live="polite">
         ${selectedCustomer
           ? html`<span class="muted">Customer:</span> <strong data-testid="selected-customer">${customerLabel(selectedCustomer)}</strong>`

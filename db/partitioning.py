@@ -40,6 +40,7 @@ RESERVATION_MONTH_INDEX = "usage_events_reservation_month_key"
 # old ones not listed here are dropped at the swap: (month, customer_id) and (customer_id,
 # created_at) served reads that the rollups and the (customer_id, month, id) index serve now.
 CUSTOMER_MONTH_ID_INDEX = "usage_events_customer_month_id_idx"
+CREATED_INDEX = "usage_events_created_idx"  # migration 0021: the overview's last hour
 
 
 def is_partitioned(conn: psycopg.Connection) -> bool:
@@ -175,6 +176,7 @@ def swap(conn: psycopg.Connection, bound: dt.date) -> str:
         conn.execute(f'ALTER TABLE "{legacy}" ADD CONSTRAINT "{legacy}_{name[13:]}"'
                      f' UNIQUE USING INDEX "{name}"')  # fmt: skip
     conn.execute(f'ALTER INDEX "{CUSTOMER_MONTH_ID_INDEX}" RENAME TO "{legacy}_customer_month_id"')
+    conn.execute(f'ALTER INDEX IF EXISTS "{CREATED_INDEX}" RENAME TO "{legacy}_created"')
 
     conn.execute(
         f'CREATE TABLE usage_events (LIKE "{legacy}" INCLUDING DEFAULTS) PARTITION BY RANGE (month)'
@@ -206,4 +208,5 @@ def swap(conn: psycopg.Connection, bound: dt.date) -> str:
     conn.execute(
         f'CREATE INDEX "{CUSTOMER_MONTH_ID_INDEX}" ON usage_events (customer_id, month, id DESC)'
     )
+    conn.execute(f'CREATE INDEX "{CREATED_INDEX}" ON usage_events (created_at)')
     return legacy

@@ -43,6 +43,7 @@ from proxy.routes import (
     anthropic_messages,
     gemini_native,
     health,
+    key_info,
     native,
     openai_compat,
     openai_responses,
@@ -241,6 +242,7 @@ def create_app(settings: Settings) -> web.Application:
     health.add_routes(app)
     native.add_routes(app)
     openai_compat.add_routes(app)
+    key_info.add_routes(app)
     openai_responses.add_routes(app)
     anthropic_messages.add_routes(app)
     gemini_native.add_routes(app)

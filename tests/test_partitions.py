@@ -138,6 +138,15 @@ async def test_a_table_with_rows_is_partitioned_under_settlements_without_losing
     assert partitions[0]["from_month"] is None  # the old table, now the first partition
     assert partitions[0]["to_month"] > THIS_MONTH
     assert partitions[-1]["to_month"] > THIS_MONTH + dt.timedelta(days=31 * 3)
+    # Every partition, the old table too, has the index by time (migration 0021) under the parent's.
+    untimed = await db.fetch(
+        """SELECT p.name FROM kaixu_usage_partitions p
+           WHERE NOT EXISTS (
+               SELECT 1 FROM pg_inherits i JOIN pg_index x ON x.indexrelid = i.inhrelid
+               WHERE i.inhparent = 'usage_events_created_idx'::regclass
+                 AND x.indrelid = p.name::regclass)"""
+    )
+    assert untimed == []
 
 
 async def test_the_swap_steps_aside_for_a_long_reader_and_writers_go_on_meanwhile(

@@ -16,6 +16,7 @@ from proxy.admin import (
     invoices,
     keys,
     openapi,
+    overview,
     pricing,
     sessions,
     topups,
@@ -27,7 +28,7 @@ from proxy.admin.routing import Api
 
 ROUTE_MODULES = (
     auth, sessions, customers, keys, devices, pricing, usage, topups, checkout, invoices, exports,
-    audit, upstreams, accounts,
+    audit, upstreams, accounts, overview,
 )  # fmt: skip
 
 

@@ -1,0 +1,1 @@
+DROP INDEX IF EXISTS usage_events_created_idx;
