@@ -6,6 +6,7 @@ from aiohttp import web
 
 from core.settings import Settings
 from proxy.admin import (
+    alerts,
     audit,
     auth,
     checkout,
@@ -26,7 +27,7 @@ from proxy.admin.routing import Api
 
 ROUTE_MODULES = (
     auth, sessions, customers, keys, devices, pricing, usage, topups, checkout, invoices, exports,
-    audit, upstreams,
+    audit, upstreams, alerts,
 )  # fmt: skip
 
 
