@@ -28,6 +28,14 @@ from tests.processes import poll
 
 _reservation_ids = itertools.count(50_000_000)
 THIS_MONTH = dt.datetime.now(dt.UTC).date().replace(day=1)
+# The migrations from partitioning on: rolled back to reach the release before it.
+BEFORE_ALERTS = Path(__file__).parent / "fixtures" / "book-customer-months-before-alerts.sql"
+SINCE_PARTITIONING = [
+    "0016.usage-partitions",
+    "0017.pending-settlements",
+    "0018.spare-reservations",
+    "0020.alerts",
+]
 
 
 def next_month(day: dt.date) -> dt.date:
@@ -77,13 +85,15 @@ def partitioned(database_url: str) -> bool:
 
 
 async def plain_table_with_rows(client, db, database_url: str, rows: int) -> tuple[str, str]:
-    """The database as the release before partitioning left it (0018 to 0016 rolled back, the live
-    SQL of that release, the same functions as far as usage_events goes, loaded), with `rows`
-    usage rows of a new customer's key in January 2026; that customer and key."""
+    """The database as the release before partitioning left it (SINCE_PARTITIONING rolled back,
+    the live SQL of that release, the same functions as far as usage_events goes, loaded), with
+    `rows` usage rows of a new customer's key in January 2026; that customer and key."""
     customer_id, key_id = await a_key(client)
-    await asyncio.to_thread(rollback, database_url, 3)  # 0018, 0017, then 0016
+    await asyncio.to_thread(rollback, database_url, len(SINCE_PARTITIONING))
     with psycopg.connect(database_url) as conn:
         await asyncio.to_thread(apply_live_sql, conn)
+        conn.execute(BEFORE_ALERTS.read_text(encoding="utf-8"))  # no alerts tables yet
+        conn.commit()
     assert not partitioned(database_url)
     await insert_rows(db, customer_id, key_id, dt.date(2026, 1, 1), rows)
     return customer_id, key_id
@@ -103,11 +113,7 @@ async def test_a_table_with_rows_is_partitioned_under_settlements_without_losing
             batch = [settlement(customer_id, key_id, THIS_MONTH) for _ in range(5)]
             await settle(pool, batch)
             settled += batch
-        assert await converting == [
-            "0016.usage-partitions",
-            "0017.pending-settlements",
-            "0018.spare-reservations",
-        ]
+        assert await converting == SINCE_PARTITIONING
         await settle(pool, settled[:5])  # retried after a lost reply: nothing again
     finally:
         await pool.close()
@@ -166,11 +172,7 @@ async def test_the_swap_steps_aside_for_a_long_reader_and_writers_go_on_meanwhil
             await settle(pool, [settlement(customer_id, key_id, THIS_MONTH)])
         assert not converting.done() and not partitioned(database_url)
         await reading.commit()
-        assert await converting == [
-            "0016.usage-partitions",
-            "0017.pending-settlements",
-            "0018.spare-reservations",
-        ]
+        assert await converting == SINCE_PARTITIONING
     finally:
         await reader.close()
         await pool.close()
@@ -191,7 +193,7 @@ def test_rolling_back_makes_one_plain_table_with_every_row(database_url) -> None
                 (month,),
             )
         ids = conn.execute("SELECT array_agg(id ORDER BY id) FROM usage_events").fetchone()[0]
-    rollback(database_url, 3)  # 0018, 0017, then 0016
+    rollback(database_url, len(SINCE_PARTITIONING))
     assert not partitioned(database_url)
     migrate(database_url)  # and partitioned again
     with psycopg.connect(database_url) as conn:
