@@ -67,6 +67,11 @@ class Settings:
     # and dropped, once the month is invoiced (None: kept for ever). docs/scaling.md.
     usage_retention_months: int | None = None
     usage_archive_dir: Path | None = None  # None: <data_dir>/usage-archive
+    # Alert webhooks (docs/api.md, Alerts): each POST's timeout, the first retry's delay
+    # (doubling up to an hour) and how long after the alert a delivery is tried at all.
+    alert_webhook_timeout_s: float = 10.0
+    alert_retry_base_s: float = 30.0
+    alert_retry_for_s: float = 86400.0
 
     @property
     def archive_dir(self) -> Path:
@@ -289,6 +294,15 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         ),
         usage_retention_months=_int(env, "USAGE_RETENTION_MONTHS", 0, 0, 1200) or None,
         usage_archive_dir=Path(raw) if (raw := _text(env, "USAGE_ARCHIVE_DIR")) else None,
+        alert_webhook_timeout_s=_float(
+            env, "ALERT_WEBHOOK_TIMEOUT_S", DEFAULTS.alert_webhook_timeout_s, 0.1, 120
+        ),
+        alert_retry_base_s=_float(
+            env, "ALERT_RETRY_BASE_S", DEFAULTS.alert_retry_base_s, 0.01, 3600
+        ),
+        alert_retry_for_s=_float(
+            env, "ALERT_RETRY_FOR_S", DEFAULTS.alert_retry_for_s, 1, 7 * 86400
+        ),
     )
     if settings.database_url is None and (
         settings.database_direct_url or settings.database_read_url

@@ -6,6 +6,8 @@ from typing import Any
 
 import asyncpg
 
+from core.alerts import DEFAULT_THRESHOLDS
+
 # Columns an operator sets (proxy.admin.resources.CUSTOMER's writable fields but the id; a test
 # holds them equal); INSERT_CUSTOMER and UPDATE_CUSTOMER are written from this list.
 EDITABLE_COLUMNS = (
@@ -16,11 +18,13 @@ EDITABLE_COLUMNS = (
     "allowed_providers",
     "allowed_models",
     "active",
+    "alert_thresholds",
+    "credit_low_uc",
 )
 
 CUSTOMER_COLUMNS = """
     c.id, c.name, c.plan, c.monthly_cap_uc, c.rpm_limit, c.allowed_providers, c.allowed_models,
-    c.active, c.extra_uc, c.created_at, c.updated_at,
+    c.active, c.alert_thresholds, c.credit_low_uc, c.extra_uc, c.created_at, c.updated_at,
     (SELECT count(*) FROM api_keys k
      WHERE k.customer_id = c.id AND k.revoked_at IS NULL) AS active_keys
 """
@@ -53,6 +57,8 @@ DEFAULTS: dict[str, Any] = {
     "allowed_providers": None,
     "allowed_models": None,
     "active": True,
+    "alert_thresholds": DEFAULT_THRESHOLDS,
+    "credit_low_uc": None,
 }
 
 

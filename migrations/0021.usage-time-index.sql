@@ -1,4 +1,4 @@
--- depends: 0018.spare-reservations
+-- depends: 0020.alerts
 -- The usage rows by time: the admin overview's requests per minute and errors per provider read
 -- only the last hour's rows through it (db/overview.py), never a month's partition whole. Made
 -- on the partitioned parent, so every partition has it and each one created later gets it

@@ -23,6 +23,7 @@ from db.pool import DB_UNAVAILABLE_ERRORS, create_pool
 from proxy.admin import create_admin_app
 from proxy.http.body_deadline import body_deadline
 from proxy.http.middleware import observe
+from proxy.infra.alert_delivery import AlertDelivery
 from proxy.infra.background import running
 from proxy.infra.cache import KeyCache, PriceBook
 from proxy.infra.invalidation import Invalidator, reload_prices
@@ -50,6 +51,7 @@ from proxy.routes import (
     stripe_webhook,
 )
 from proxy.state import (
+    ALERT_DELIVERY,
     DB_POOL,
     GATE,
     IMAGE_FETCHER,
@@ -112,6 +114,21 @@ async def _db_pool(app: web.Application) -> AsyncIterator[None]:
         await pool.close()
 
 
+async def _alerts(app: web.Application) -> AsyncIterator[None]:
+    """The alert webhooks' delivery worker (woken by _caches's listener): every process runs
+    one, and their claims skip each other's rows."""
+    settings = app[SETTINGS]
+    delivery = app[ALERT_DELIVERY] = AlertDelivery(
+        app[DB_POOL],
+        app[UPSTREAMS].box,
+        timeout_s=settings.alert_webhook_timeout_s,
+        retry_base_s=settings.alert_retry_base_s,
+        retry_for_s=settings.alert_retry_for_s,
+    )
+    async with running(delivery.run()):
+        yield
+
+
 async def _caches(app: web.Application) -> AsyncIterator[None]:
     """Load prices, then keep the key and price caches in step with the database (NOTIFY)."""
     pool = app[DB_POOL]
@@ -126,6 +143,7 @@ async def _caches(app: web.Application) -> AsyncIterator[None]:
         app[PRICE_BOOK],
         cutoff.changed,
         reload_upstreams=app[UPSTREAMS].load,
+        on_alerts=app[ALERT_DELIVERY].wake,
     )
     try:
         async with running(invalidator.run()):
@@ -237,7 +255,7 @@ def create_app(settings: Settings) -> web.Application:
     app[METRICS] = Metrics()
     app[RUNNING] = RunningCalls()
     app.on_shutdown.append(_stop_running_calls)
-    for context in (_db_pool, _providers, _caches, _ledger, _stripe):
+    for context in (_db_pool, _providers, _alerts, _caches, _ledger, _stripe):
         app.cleanup_ctx.append(context)
     health.add_routes(app)
     native.add_routes(app)

@@ -7,6 +7,7 @@ import asyncpg
 from aiohttp import web
 
 from core.settings import Settings
+from proxy.infra.alert_delivery import AlertDelivery
 from proxy.infra.cache import KeyCache, PriceBook
 from proxy.infra.metrics import Metrics
 from proxy.infra.stripe_client import StripeCheckout
@@ -29,6 +30,7 @@ STRIPE_CHECKOUT = web.AppKey("stripe_checkout", StripeCheckout)
 IMAGE_FETCHER = web.AppKey("image_fetcher", ImageFetcher)  # image URLs for Gemini
 RUNNING = web.AppKey("running", RunningCalls)  # the calls this process is serving
 PROCESS_ID = web.AppKey("process_id", str)  # owner of this process's reservations
+ALERT_DELIVERY = web.AppKey("alert_delivery", AlertDelivery)  # the webhooks' worker
 
 REQUEST_ID = web.RequestKey("request_id", str)  # set by the outermost middleware
 ADMIN_ACTOR = web.RequestKey("admin_actor", str)  # set by the admin auth middleware

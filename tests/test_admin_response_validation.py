@@ -10,7 +10,8 @@ from tests.conftest import ADMIN_HEADERS, AdminAnswers, fail_on_mismatches
 
 CUSTOMER = {
     "id": "acme", "name": "", "plan": "default", "monthly_cap_cents": 0, "rpm_limit": None,
-    "allowed_providers": None, "allowed_models": None, "active": True, "active_keys": 1,
+    "allowed_providers": None, "allowed_models": None, "active": True,
+    "alert_thresholds": [50, 80, 100], "credit_low_cents": None, "active_keys": 1,
     "extra_cents": 0, "created_at": "2026-01-02T03:04:05.123456Z",
     "updated_at": "2026-01-02T03:04:05Z",
 }  # fmt: skip

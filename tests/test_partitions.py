@@ -28,6 +28,8 @@ from tests.processes import poll
 
 _reservation_ids = itertools.count(50_000_000)
 THIS_MONTH = dt.datetime.now(dt.UTC).date().replace(day=1)
+# The migrations from partitioning on: rolled back to reach the release before it.
+BEFORE_ALERTS = Path(__file__).parent / "fixtures" / "book-customer-months-before-alerts.sql"
 
 
 def next_month(day: dt.date) -> dt.date:
@@ -83,13 +85,15 @@ def partitioned(database_url: str) -> bool:
 
 
 async def plain_table_with_rows(client, db, database_url: str, rows: int) -> tuple[str, str]:
-    """The database as the release before partitioning left it (0016 and later rolled back, the live
-    SQL of that release, the same functions as far as usage_events goes, loaded), with `rows`
-    usage rows of a new customer's key in January 2026; that customer and key."""
+    """The database as the release before partitioning left it (SINCE_PARTITIONING rolled back,
+    the live SQL of that release, the same functions as far as usage_events goes, loaded), with
+    `rows` usage rows of a new customer's key in January 2026; that customer and key."""
     customer_id, key_id = await a_key(client)
     await asyncio.to_thread(rollback, database_url, len(SINCE_PARTITIONING))
     with psycopg.connect(database_url) as conn:
         await asyncio.to_thread(apply_live_sql, conn)
+        conn.execute(BEFORE_ALERTS.read_text(encoding="utf-8"))  # no alerts tables yet
+        conn.commit()
     assert not partitioned(database_url)
     await insert_rows(db, customer_id, key_id, dt.date(2026, 1, 1), rows)
     return customer_id, key_id

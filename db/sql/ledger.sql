@@ -6,7 +6,9 @@
 -- kaixu_record_usage), then customers, then customer months, then key months, then gateway
 -- shards, each sorted. A batch may draw credit from a customer (its customers row)
 -- between two of that customer's months (at a month boundary), so every batch locks a
--- customer's balance before any of its months; admissions take none of these locks.
+-- customer's balance before any of its months; admissions take none of these locks. The
+-- alerts a batch fires (kaixu_fire_alerts) are new rows inserted after the customer months,
+-- under the customers' locks already held, so they add no lock another batch could want first.
 --
 -- One-statement helpers are PL/pgSQL too: it keeps each statement's plan for the session, while
 -- before PostgreSQL 18 (compose runs 16) a SQL function's statements are planned on every call.
@@ -123,10 +125,50 @@ BEGIN
 END;
 $$;
 
+-- Fires alerts (parallel arrays, one element per alert): each at most once per customer,
+-- month, kind and threshold, whatever number of batches or processes cross it (the unique key),
+-- with one outbox row per webhook that takes its kind, and wakes the delivery workers. Returns
+-- how many fired.
+CREATE OR REPLACE FUNCTION kaixu_fire_alerts(
+    p_customer_ids text[], p_months date[], p_kinds text[], p_thresholds smallint[],
+    p_spent_uc bigint[], p_allowance_uc bigint[], p_extra_uc bigint[]
+)
+RETURNS integer
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_fired integer;
+    v_queued integer;
+BEGIN
+    WITH fired AS (
+        INSERT INTO alerts (customer_id, month, kind, threshold, spent_uc, allowance_uc,
+            extra_uc)
+        SELECT * FROM unnest(p_customer_ids, p_months, p_kinds, p_thresholds, p_spent_uc,
+            p_allowance_uc, p_extra_uc)
+        ORDER BY 1, 2, 3, 4
+        ON CONFLICT (customer_id, month, kind, threshold) DO NOTHING
+        RETURNING id, kind
+    ), queued AS (
+        INSERT INTO alert_deliveries (alert_id, webhook_id)
+        SELECT f.id, w.id FROM fired f
+        JOIN alert_webhooks w ON w.active AND (w.events IS NULL OR f.kind = ANY (w.events))
+        RETURNING 1
+    )
+    SELECT (SELECT count(*) FROM fired), (SELECT count(*) FROM queued)
+    INTO v_fired, v_queued;
+    IF v_queued > 0 THEN
+        PERFORM pg_notify('kaixu_alerts', '');  -- at commit: the outbox has rows due
+    END IF;
+    RETURN v_fired;
+END;
+$$;
+
 -- Adds the costs to each customer's month (parallel arrays, one element per settled item) and
 -- draws credit for the part beyond the cap, never more than is left (credit never goes
 -- negative; a negative cost, a reaper's estimate replaced by less, gives back what it drew).
--- Locks the customers first, sorted, then their months, sorted.
+-- Locks the customers first, sorted, then their months, sorted. Notes the alerts this booking
+-- crossed (a threshold percent of the month's allowance: the cap plus the month's credit, drawn
+-- and left; the credit falling below credit_low_uc) with plain arithmetic, and fires them in
+-- one statement only when there are any.
 CREATE OR REPLACE FUNCTION kaixu_book_customer_months(
     p_customer_ids text[], p_months date[], p_costs_uc bigint[]
 )
@@ -138,6 +180,18 @@ DECLARE
     v_draw bigint;
     v_extra bigint;
     v_credit_used bigint;
+    v_cap bigint;
+    v_thresholds smallint[];
+    v_credit_low bigint;
+    v_allowance bigint;
+    v_t smallint;
+    a_customers text[] := '{}';
+    a_months date[] := '{}';
+    a_kinds text[] := '{}';
+    a_thresholds smallint[] := '{}';
+    a_spent bigint[] := '{}';
+    a_allowance bigint[] := '{}';
+    a_extra bigint[] := '{}';
 BEGIN
     PERFORM 1 FROM customers WHERE id = ANY(p_customer_ids) ORDER BY id FOR NO KEY UPDATE;
     FOR v_row IN
@@ -150,8 +204,10 @@ BEGIN
         ON CONFLICT (customer_id, month) DO UPDATE SET spent_uc = cm.spent_uc + excluded.spent_uc
         RETURNING cm.spent_uc, cm.credit_used_uc INTO v_spent, v_credit_used;
         SELECT greatest(v_spent - c.monthly_cap_uc, 0)
-               - greatest(v_spent - v_row.cost_uc - c.monthly_cap_uc, 0), c.extra_uc
-        INTO v_draw, v_extra FROM customers c WHERE c.id = v_row.customer_id;
+               - greatest(v_spent - v_row.cost_uc - c.monthly_cap_uc, 0), c.extra_uc,
+               c.monthly_cap_uc, c.alert_thresholds, c.credit_low_uc
+        INTO v_draw, v_extra, v_cap, v_thresholds, v_credit_low
+        FROM customers c WHERE c.id = v_row.customer_id;
         v_draw := least(greatest(v_draw, -v_credit_used), greatest(v_extra, 0));
         IF v_draw <> 0 THEN
             UPDATE customer_months SET credit_used_uc = credit_used_uc + v_draw
@@ -159,7 +215,37 @@ BEGIN
             UPDATE customers SET extra_uc = customers.extra_uc - v_draw
             WHERE id = v_row.customer_id;
         END IF;
+        -- The draw moves credit from extra to credit_used: the allowance is the same before
+        -- and after this booking, so "crossed" compares the spend before and after with it.
+        v_allowance := v_cap + greatest(v_extra, 0) + v_credit_used;
+        IF v_row.cost_uc > 0 AND v_allowance > 0 THEN
+            FOREACH v_t IN ARRAY v_thresholds LOOP
+                IF (v_spent - v_row.cost_uc) * 100 < v_t * v_allowance
+                   AND v_spent * 100 >= v_t * v_allowance THEN
+                    a_customers := a_customers || v_row.customer_id;
+                    a_months := a_months || v_row.month;
+                    a_kinds := a_kinds || 'threshold'::text;
+                    a_thresholds := a_thresholds || v_t;
+                    a_spent := a_spent || v_spent;
+                    a_allowance := a_allowance || v_allowance;
+                    a_extra := a_extra || (v_extra - v_draw);
+                END IF;
+            END LOOP;
+        END IF;
+        IF v_draw > 0 AND v_extra >= v_credit_low AND v_extra - v_draw < v_credit_low THEN
+            a_customers := a_customers || v_row.customer_id;
+            a_months := a_months || v_row.month;
+            a_kinds := a_kinds || 'credit_low'::text;
+            a_thresholds := a_thresholds || 0::smallint;
+            a_spent := a_spent || v_spent;
+            a_allowance := a_allowance || v_allowance;
+            a_extra := a_extra || (v_extra - v_draw);
+        END IF;
     END LOOP;
+    IF cardinality(a_customers) > 0 THEN
+        PERFORM kaixu_fire_alerts(a_customers, a_months, a_kinds, a_thresholds, a_spent,
+            a_allowance, a_extra);
+    END IF;
 END;
 $$;
 

@@ -7,6 +7,7 @@ from aiohttp import web
 from core.settings import Settings
 from proxy.admin import (
     accounts,
+    alerts,
     audit,
     auth,
     checkout,
@@ -28,7 +29,7 @@ from proxy.admin.routing import Api
 
 ROUTE_MODULES = (
     auth, sessions, customers, keys, devices, pricing, usage, topups, checkout, invoices, exports,
-    audit, upstreams, accounts, overview,
+    audit, upstreams, accounts, overview, alerts,
 )  # fmt: skip
 
 

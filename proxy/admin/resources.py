@@ -6,7 +6,9 @@ their schemas; tests/test_admin_resources.py checks the columns against the db m
 
 from __future__ import annotations
 
+from core.alerts import MAX_THRESHOLDS
 from core.upstreams import WIRE_APIS
+from proxy.admin.alert_resources import ALERT_RESOURCES
 from proxy.admin.fields import (
     BOOL,
     DAY,
@@ -38,6 +40,7 @@ from proxy.admin.validation import (
     models,
     nullable,
     one_of,
+    percents,
     positive_int,
     provider_name,
     providers,
@@ -71,6 +74,16 @@ CUSTOMER = Resource(
         money("monthly_cap_cents", "monthly_cap_uc", writable=True),
         *POLICY,
         Field("active", BOOL, parse=boolean),  # changed only by PATCH
+        Field(
+            "alert_thresholds",
+            {
+                **array({**INT, "minimum": 1, "maximum": 100}),
+                "maxItems": MAX_THRESHOLDS,
+                "description": "percents of the month's allowance that fire an alert",
+            },
+            parse=percents(MAX_THRESHOLDS),
+        ),
+        money("credit_low_cents", "credit_low_uc", null=True, writable=True),
         Field("active_keys", INT),
         money("extra_cents", "extra_uc"),
         timestamp("created_at"),
@@ -386,5 +399,5 @@ UPSTREAM_TEST = strict_object(
 RESOURCES = (
     CUSTOMER, KEY, DEVICE, TOPUP, PRICE, USAGE_EVENT, USAGE_DAY, USAGE_MODEL, USAGE,
     INVOICE_SUMMARY, INVOICE_CUSTOMER, INVOICE_LINE, INVOICE_TOPUP, INVOICE, AUDIT_ENTRY,
-    ADMIN_SESSION, ADMIN, UPSTREAM,
+    ADMIN_SESSION, ADMIN, UPSTREAM, *ALERT_RESOURCES,
 )  # fmt: skip

@@ -187,6 +187,32 @@ def int_between(lo: int, hi: int) -> Parser:
     return parse
 
 
+def percents(max_entries: int) -> Parser:
+    """Whole percents 1-100, at most `max_entries`, given in any order: sorted, each once."""
+
+    def parse(field: str, value: Any) -> list[int]:
+        if not isinstance(value, list) or len(value) > max_entries:
+            raise invalid(field, f"must be a list of at most {max_entries} percents")
+        for i, entry in enumerate(value):
+            int_between(1, 100)(f"{field}[{i}]", entry)
+        return sorted(set(value))
+
+    return parse
+
+
+def choices(*allowed: str) -> Parser:
+    """A non-empty list of some of `allowed`, each once, in the given order."""
+
+    def parse(field: str, value: Any) -> list[str]:
+        if not isinstance(value, list) or not value:
+            raise invalid(field, f"must be a non-empty list of {', '.join(allowed)}")
+        for i, entry in enumerate(value):
+            one_of(*allowed)(f"{field}[{i}]", entry)
+        return list(dict.fromkeys(value))
+
+    return parse
+
+
 def one_of(*choices: str) -> Parser:
     def parse(field: str, value: Any) -> str:
         if value not in choices:
@@ -222,6 +248,15 @@ def secret_text(field: str, value: Any) -> str:
     """A provider key: printable, no spaces; never echoed in the 400."""
     if not isinstance(value, str) or not 1 <= len(value) <= 4096:
         raise invalid(field, "must be a string of 1 to 4096 characters")
+    if not value.isprintable() or any(c.isspace() for c in value):
+        raise invalid(field, "must be printable and contain no spaces")
+    return value
+
+
+def signing_secret(field: str, value: Any) -> str:
+    """A webhook's signing secret: 16 to 256 printable characters, no spaces; never echoed."""
+    if not isinstance(value, str) or not 16 <= len(value) <= 256:
+        raise invalid(field, "must be a string of 16 to 256 characters")
     if not value.isprintable() or any(c.isspace() for c in value):
         raise invalid(field, "must be printable and contain no spaces")
     return value

@@ -2,6 +2,9 @@
 
 Payloads: `key:<id>`, `customer:<id>`, `prices`, `upstreams`. After every (re)connection
 everything is reloaded, since notifications sent while this process was not listening are lost.
+The same connection LISTENs on `kaixu_alerts` (a settlement fired an alert: wake the delivery
+worker; its own poll covers what is missed), a channel of its own so that older processes,
+which evict everything on a payload they do not know, never hear it.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ ChangeListener = Callable[[str, str], None]
 log = logging.getLogger("kaixu.invalidation")
 
 CHANNEL = "kaixu_invalidate"
+ALERTS_CHANNEL = "kaixu_alerts"
 LISTENER_NAME = "kaixu-invalidation"  # application_name of the LISTEN connection
 HEALTH_CHECK_S = 2.0  # how often a quiet listener connection proves it is still alive
 RECONNECT_DELAY_S = 0.5
@@ -45,8 +49,10 @@ class Invalidator:
         prices: PriceBook,
         on_change: ChangeListener | None = None,
         reload_upstreams: Callable[[asyncpg.Pool], Awaitable[None]] | None = None,
+        on_alerts: Callable[[], None] | None = None,
     ) -> None:
         self.dsn, self.pool, self.keys, self.prices = dsn, pool, keys, prices
+        self.on_alerts = on_alerts
         self.on_change = on_change
         self.reload_upstreams = reload_upstreams
         self.connected = asyncio.Event()
@@ -66,6 +72,10 @@ class Invalidator:
             self._reload(self._reload_upstreams())
         elif kind not in ("key", "customer"):
             self.keys.clear()
+
+    def _on_alerts(self, *_: object) -> None:
+        if self.on_alerts is not None:
+            self.on_alerts()
 
     def _reload(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(work)
@@ -96,6 +106,8 @@ class Invalidator:
                 lost = asyncio.Event()
                 conn.add_termination_listener(lambda _c, lost=lost: lost.set())
                 await conn.add_listener(CHANNEL, self._on_notify)
+                if self.on_alerts is not None:
+                    await conn.add_listener(ALERTS_CHANNEL, self._on_alerts)
                 # Listening from here on; what changed before is picked up by a full reload.
                 self.keys.clear()
                 await reload_prices(self.pool, self.prices)
