@@ -15,6 +15,7 @@ import { PricingPanel } from "./panels/pricing.js";
 import { UpstreamsPanel } from "./panels/upstreams.js";
 import { IntegrationPanel } from "./panels/integration.js";
 import { AdminsPanel } from "./panels/admins.js";
+import { AlertsPanel } from "./panels/alerts.js";
 import { AccountPanel } from "./panels/account.js";
 import { can } from "./roles.js";
 
@@ -26,6 +27,7 @@ const PANELS = [
   { id: "billing", title: "Billing & controls", component: BillingPanel },
   { id: "devices", title: "Devices", component: DevicesPanel },
   { id: "exports", title: "Exports & invoices", component: ExportsPanel },
+  { id: "alerts", title: "Alerts", component: AlertsPanel },
   { id: "audit", title: "Audit", component: AuditPanel },
   { id: "pricing", title: "Pricing", component: PricingPanel },
   { id: "upstreams", title: "Upstreams", component: UpstreamsPanel },

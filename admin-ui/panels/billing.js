@@ -54,7 +54,19 @@ function policyForm(c) {
     active: c.active,
     providers: c.allowed_providers,
     models: listText(c.allowed_models),
+    thresholds: listText(c.alert_thresholds),
+    creditLow: centsToDollars(c.credit_low_cents),
   };
+}
+
+/** "50, 80, 100" to [50, 80, 100]: whole percents 1–100; empty: no threshold alerts. */
+function parsePercents(text) {
+  const items = parseList(text) || [];
+  const percents = items.map((item) => Number(item.replace(/%$/, "")));
+  if (percents.some((p) => !Number.isInteger(p) || p < 1 || p > 100)) {
+    throw new Error("Alert thresholds are whole percents from 1 to 100, like 50, 80, 100.");
+  }
+  return [...new Set(percents)].sort((a, b) => a - b);
 }
 
 function same(a, b) {
@@ -79,6 +91,8 @@ function PolicyForm({ customer, onSaved }) {
         active: form.active,
         allowed_providers: form.providers,
         allowed_models: parseList(form.models),
+        alert_thresholds: parsePercents(form.thresholds),
+        credit_low_cents: dollarsToCents(form.creditLow, "The low-credit alert"),
       };
       // Only what changed, so the audit log shows the real change.
       const changes = Object.fromEntries(
@@ -107,6 +121,10 @@ function PolicyForm({ customer, onSaved }) {
       <${ProvidersField} value=${form.providers} onChange=${(providers) => setForm({ ...form, providers })} />
       <${Field} label="Allowed models" value=${form.models} onInput=${set("models")} placeholder="Any model"
         hint="Comma-separated; a trailing * matches a prefix (claude-*). Empty: any priced model." />
+      <${Field} label="Alert thresholds (%)" value=${form.thresholds} onInput=${set("thresholds")} placeholder="No threshold alerts"
+        hint="Percents of the month's allowance; each alerts once a month when spend reaches it (see Alerts)." />
+      <${Field} label="Low-credit alert (USD)" value=${form.creditLow} onInput=${set("creditLow")} inputmode="decimal"
+        placeholder="Off" hint="Alert once a month when the prepaid credit falls below this. Empty: off." />
       <div class="form-actions">
         ${can("operator") && html`<${Button} type="submit" kind="primary" busy=${action.busy} busyLabel="Saving…">Save policy<//>`}
         <${ErrorText} error=${action.error} />

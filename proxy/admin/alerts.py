@@ -82,7 +82,7 @@ async def list_deliveries(request: web.Request) -> web.Response:
     "/alerts/webhooks",
     summary="List the alert webhooks (secrets are never shown again)",
     ok={"webhooks": array(ALERT_WEBHOOK)},
-    role="viewer",
+    role="owner",  # a webhook URL is often a credential itself (Slack's are)
 )
 async def list_webhooks(request: web.Request) -> web.Response:
     async with request.config_dict[DB_POOL].acquire() as conn:
@@ -118,7 +118,7 @@ async def create_webhook(request: web.Request) -> web.Response:
     "/alerts/webhooks/{wid}",
     summary="Read an alert webhook",
     ok={"webhook": ALERT_WEBHOOK},
-    role="viewer",
+    role="owner",  # a webhook URL is often a credential itself (Slack's are)
 )
 async def get_webhook(request: web.Request) -> web.Response:
     wid = path_id(request, "wid", "alert webhook")
