@@ -176,6 +176,7 @@ def admin_reads(base: str, workers: list[int]) -> dict[str, object]:
     return {
         "usage": timed(lambda: get(usage), 50),
         "customers": timed(lambda: get(f"{base}/admin/api/customers"), 50),
+        "overview": timed(lambda: get(f"{base}/admin/api/overview"), 50),
         "invoice": timed(lambda: urllib.request.urlopen(invoice).read(), 10),
         "export": measure.export_usage_csv(base, PASSWORD, "big", workers),
     }
@@ -274,6 +275,11 @@ def report(args: argparse.Namespace, r: dict) -> list[str]:
         row("usage endpoint, `big`, this month", r["usage"], "≤ 50 ms"),
         row("invoice snapshot, `big`, this month", r["invoice"], "≤ 500 ms"),
         row("customers list", r["customers"], "≤ 100 ms"),
+        row(
+            f"overview (all {CUSTOMERS} customers, the dashboard's landing page)",
+            r["overview"],
+            "≤ 100 ms",
+        ),
         "",
         f"Usage CSV of `big` (every month): {export.rows:,} rows in {export.seconds:.1f} s"
         f" ({export.rows / max(export.seconds, 1e-9):,.0f} rows/s), RSS"

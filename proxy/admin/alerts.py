@@ -72,7 +72,10 @@ async def list_alerts(request: web.Request) -> web.Response:
     role="viewer",
 )
 async def list_deliveries(request: web.Request) -> web.Response:
-    aid = int(request.match_info["aid"])
+    raw = request.match_info["aid"]
+    if len(raw) > 18:  # beyond bigint: no such alert (not a 500 from the database)
+        raise NotFound("No such alert.")
+    aid = int(raw)
     async with request.config_dict[DB_POOL].acquire() as conn:
         rows = await db_alerts.deliveries(conn, aid)
     return json_response({"deliveries": ALERT_DELIVERY.render_all(rows)})
