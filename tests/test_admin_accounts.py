@@ -187,13 +187,15 @@ async def test_non_owners_see_and_end_only_their_own_sessions(client) -> None:
     assert (await client.get(f"{API}/me", headers=bearer(viewer))).status == 401
 
 
-async def test_changing_ones_password_ends_the_other_sessions(client) -> None:
+async def test_changing_ones_password_ends_the_other_sessions(client, db) -> None:
     first = await token_of(client, "pw@example.com", "operator")
     second = (await (await sign_in(client, "pw@example.com")).json())["token"]
     change = f"{API}/me/password"
     bad = {"current_password": "not it at all", "password": "x" * 12}
     wrong = await client.post(change, headers=bearer(first), json=bad)
     assert wrong.status == 400 and (await wrong.json())["error"]["param"] == "current_password"
+    # A wrong current password counts like a wrong sign-in: a stolen session cannot guess it.
+    assert await db.fetchval("SELECT count(*) FROM admin_login_failures") == 1
     new = {"current_password": PASSWORD, "password": "a new one, long"}
     changed = await client.post(change, headers=bearer(first), json=new)
     assert changed.status == 204

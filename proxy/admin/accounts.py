@@ -17,12 +17,12 @@ from typing import Any
 import asyncpg
 from aiohttp import web
 
-from core.errors import Conflict, InvalidRequest, NotFound
+from core.errors import Conflict, InvalidRequest, NotFound, Unauthorized
 from db import admin_sessions, admins
 from proxy.admin import audit, passwords, totp
-from proxy.admin.auth import me
+from proxy.admin.account_resources import ADMIN, ADMIN_ROLES, ME_FIELDS
+from proxy.admin.auth import check_credentials, me
 from proxy.admin.fields import STR, array, strict_object
-from proxy.admin.resources import ADMIN, ADMIN_ROLES, ME_FIELDS
 from proxy.admin.roles import Caller, caller
 from proxy.admin.routing import Api
 from proxy.admin.validation import invalid, read_object
@@ -210,13 +210,17 @@ async def change_own_password(request: web.Request) -> web.Response:
     who = _account(request)
     body = await read_object(request, allowed={"current_password", "password"})
     current = body.get("current_password")
+    if not isinstance(current, str) or not current:
+        raise invalid("current_password", "is required")
     new_hash = await passwords.hash_password(_password(body.get("password")))
+    try:  # throttled like a sign-in: a stolen session cannot guess the password at leisure
+        await check_credentials(request, current, who.email, reauth=True)
+    except Unauthorized:  # a 400: the session itself is fine (a 401 would sign the UI out)
+        raise invalid("current_password", "is not this account's password") from None
     async with request.config_dict[DB_POOL].acquire() as conn, conn.transaction():
         row = await admins.locked_with_secrets(conn, who.admin_id or 0)
-        if row is None or not isinstance(current, str):
-            raise invalid("current_password", "is required")
-        if not await passwords.verify(row["password_hash"], current):
-            raise invalid("current_password", "is not this account's password")
+        if row is None:
+            raise NotFound("No such admin account.")
         await admins.update_admin(conn, row["id"], {"password_hash": new_hash})
         await admin_sessions.end_account_sessions(conn, row["id"], request.get(ADMIN_SESSION))
         await audit.record(conn, request, "admin.password", customer_id=None, target=str(row["id"]))

@@ -25,8 +25,8 @@ from core.settings import Settings
 from core.text import clean_text, is_utf8
 from db import admin_auth, admin_sessions, admins
 from proxy.admin import device, passwords, roles, tokens, totp
+from proxy.admin.account_resources import ME
 from proxy.admin.fields import STR, TIME, iso_from_unix, strict_object
-from proxy.admin.resources import ME
 from proxy.admin.roles import BOOTSTRAP_OWNER, CALLER, Caller
 from proxy.admin.routing import Api, Role
 from proxy.admin.validation import check_query, read_object
@@ -67,13 +67,16 @@ class TotpRequired(Unauthorized):
 
 
 async def _account(request: web.Request, conn, email: str, password: str,
-                   code: str | None) -> Caller | None:  # fmt: skip
+                   code: str | None, reauth: bool) -> Caller | None:  # fmt: skip
     """The account these credentials open, or None; TotpRequired when only the code is missing.
-    Called under the scope's lock, inside its transaction."""
+    Called under the scope's lock, inside its transaction. `reauth`: a signed-in account
+    confirming its password (its session passed the second factor already)."""
     row = await admins.for_login(conn, email)
     matches = await passwords.verify(row["password_hash"] if row else None, password)
     if row is None or not matches or row["disabled_at"] is not None:
         return None
+    if reauth:
+        return Caller(row["role"], row["id"], row["email"])
     if row["totp_enabled"]:
         if not code:
             raise TotpRequired("This account also needs its authenticator code (totp).",
@@ -87,7 +90,12 @@ async def _account(request: web.Request, conn, email: str, password: str,
 
 
 async def check_credentials(
-    request: web.Request, password: str, email: str | None = None, code: str | None = None
+    request: web.Request,
+    password: str,
+    email: str | None = None,
+    code: str | None = None,
+    *,
+    reauth: bool = False,
 ) -> Caller:
     """The caller these credentials prove (ADMIN_PASSWORD without email), or raise 401 (and
     count it) or 429 (too many failures).
@@ -109,7 +117,7 @@ async def check_credentials(
                 bootstrap = _password_matches(request.config_dict[SETTINGS], password)
                 who = BOOTSTRAP_OWNER if bootstrap else None
             else:
-                who = await _account(request, conn, email, password, code)
+                who = await _account(request, conn, email, password, code, reauth)
             if who is None:
                 await admin_auth.record_failure(conn, scope, window_s=WINDOW_S)
     if wait_s is not None:

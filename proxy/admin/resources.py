@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from core.alerts import MAX_THRESHOLDS
 from core.upstreams import WIRE_APIS
+from proxy.admin.account_resources import ADMIN
 from proxy.admin.alert_resources import ALERT_RESOURCES
 from proxy.admin.fields import (
     BOOL,
@@ -319,29 +320,6 @@ ADMIN_SESSION = Resource(
     ),
 )
 
-ADMIN_ROLES = ("owner", "operator", "viewer")
-ADMIN = Resource(
-    "Admin",
-    (
-        Field("id", INT),
-        Field("email", STR),
-        Field("role", enum(*ADMIN_ROLES), parse=one_of(*ADMIN_ROLES)),
-        Field("totp_enabled", BOOL),
-        Field("disabled", BOOL, "disabled_at", parse=boolean, render=lambda at: at is not None),
-        timestamp("last_login_at", null=True),
-        timestamp("created_at"),
-        timestamp("updated_at"),
-    ),
-)
-
-# Who is signed in: an account, or the bootstrap owner (id and email null).
-ME_FIELDS: dict[str, Schema] = {
-    "id": nullable_schema(INT),
-    "email": nullable_schema(STR),
-    "role": enum(*ADMIN_ROLES),
-    "totp_enabled": BOOL,
-}
-ME: Schema = strict_object(ME_FIELDS)
 
 UPSTREAM_HEALTH: Schema = strict_object(
     {
