@@ -68,6 +68,11 @@ async function send(method, path, { body, auth = true, accept = "application/jso
     throw new ApiError(0, "network", "The gateway could not be reached. Is it running?");
   }
   if (response.ok) return response;
+  return failure(response, auth);
+}
+
+/** A failed answer as an ApiError (a 401 of a signed-in call first reports the ended session). */
+async function failure(response, auth) {
   let error = null;
   try {
     error = (await response.json()).error || null;
@@ -76,9 +81,9 @@ async function send(method, path, { body, auth = true, accept = "application/jso
   }
   const message = (error && error.message) || `The gateway answered ${response.status}.`;
   if (response.status === 401 && auth) onUnauthorized(message);
-  const failure = new ApiError(response.status, error ? error.type : "http_error", message, error && error.param);
-  failure.totpRequired = Boolean(error && error.totp_required);
-  throw failure;
+  const failed = new ApiError(response.status, error ? error.type : "http_error", message, error && error.param);
+  failed.totpRequired = Boolean(error && error.totp_required);
+  throw failed;
 }
 
 /**
@@ -103,6 +108,20 @@ export async function api(method, path, body, options = {}) {
   const response = await send(method, path, { ...options, body });
   const text = await response.text();
   return text ? JSON.parse(text) : null;
+}
+
+/** A file (a File or Blob) sent as the request body itself; the JSON answer. */
+export async function sendFile(method, path, file) {
+  const headers = { Accept: "application/json", "Content-Type": file.type || "application/octet-stream" };
+  if (session.token) headers.Authorization = `Bearer ${session.token}`;
+  let response;
+  try {
+    response = await fetch(API_BASE + path, { method, headers, body: file });
+  } catch {
+    throw new ApiError(0, "network", "The gateway could not be reached. Is it running?");
+  }
+  if (!response.ok) await failure(response, true);
+  return response.json();
 }
 
 /** A query string from the non-empty values of `params`. */

@@ -91,9 +91,17 @@ def load_rows(dsn: str, keys: dict[str, str], rows: int, big: int) -> float:
     return time.perf_counter() - started
 
 
+def since_partitioning() -> int:
+    """How many migrations there are from 0016 (the partitioning) on."""
+    folder = Path(__file__).parents[1] / "migrations"
+    names = {p.name.split(".")[0] for p in folder.glob("00*") if ".rollback." not in p.name}
+    return len([name for name in names if name >= "0016"])
+
+
 def as_before_partitioning(dsn: str) -> None:
-    """The schema as the release before partitioning left it: one plain usage_events."""
-    rollback(dsn, 1)
+    """The schema as the release before partitioning left it: one plain usage_events (every
+    migration from 0016 on rolled back; the next migrate applies them again, then partitions)."""
+    rollback(dsn, since_partitioning())
     with psycopg.connect(dsn, autocommit=True) as conn:
         apply_live_sql(conn)
 

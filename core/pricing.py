@@ -17,9 +17,21 @@ def base_model_name(model: str) -> str:
     return _SNAPSHOT_SUFFIX.sub("", model)
 
 
+# Every price of a row, in its column order (each stored as `<name>_uc_per_mtok`).
+PRICE_FIELDS = (
+    "input", "output", "cached_input", "cache_write", "cache_write_1h", "reasoning_output",
+    "long_input", "long_output", "long_cached_input", "long_cache_write", "long_cache_write_1h",
+)  # fmt: skip
+LONG_PRICES = tuple(name for name in PRICE_FIELDS if name.startswith("long_"))
+SHORT_PRICES = tuple(name for name in PRICE_FIELDS if name not in LONG_PRICES)
+
+
 @dataclass(frozen=True, slots=True)
 class Price:
-    """Prices in micro-cents per 1M tokens; None falls back to the plain input price."""
+    """Prices in micro-cents per 1M tokens. A price left None falls back: cached input and a
+    5-minute cache write to the input price, a 1-hour cache write to the 5-minute one, reasoning
+    output to the output price; past `long_context_threshold` input tokens (the whole prompt:
+    input, cache reads and writes) the long_* prices apply, each falling back to its short one."""
 
     provider: str
     model: str
@@ -27,11 +39,17 @@ class Price:
     output: int
     cached_input: int | None = None
     cache_write: int | None = None
+    cache_write_1h: int | None = None
+    reasoning_output: int | None = None
     long_context_threshold: int | None = None
     long_input: int | None = None
     long_output: int | None = None
     long_cached_input: int | None = None
     long_cache_write: int | None = None
+    long_cache_write_1h: int | None = None
+
+    def prices(self) -> dict[str, int | None]:
+        return {name: getattr(self, name) for name in PRICE_FIELDS}
 
     def cost_uc(self, usage: Usage) -> int:
         long = (
@@ -39,20 +57,27 @@ class Price:
             and usage.total_input_tokens > self.long_context_threshold
         )
         if long:
-            input_price = self.long_input if self.long_input is not None else self.input
-            output_price = self.long_output if self.long_output is not None else self.output
+            input_price = _first(self.long_input, self.input)
+            output_price = _first(self.long_output, self.output)
             cached = _first(self.long_cached_input, self.cached_input, input_price)
             write = _first(self.long_cache_write, self.cache_write, input_price)
+            write_1h = _first(self.long_cache_write_1h, self.cache_write_1h, write)
         else:
             input_price, output_price = self.input, self.output
             cached = _first(self.cached_input, input_price)
             write = _first(self.cache_write, input_price)
+            write_1h = _first(self.cache_write_1h, write)
+        reasoning = _first(self.reasoning_output, output_price)
+        writes_1h = min(usage.cache_write_1h_tokens, usage.cache_write_tokens)
+        reasoning_tokens = min(usage.reasoning_tokens, usage.output_tokens)
         return money.cost_uc(
             [
                 (usage.input_tokens, input_price),
                 (usage.cached_input_tokens, cached),
-                (usage.cache_write_tokens, write),
-                (usage.output_tokens, output_price),
+                (usage.cache_write_tokens - writes_1h, write),
+                (writes_1h, write_1h),
+                (usage.output_tokens - reasoning_tokens, output_price),
+                (reasoning_tokens, reasoning),
             ]
         )
 
@@ -65,19 +90,31 @@ def _first(*prices: int | None) -> int:
 
 
 class PriceTable:
-    def __init__(self, prices: list[Price]) -> None:
+    """Prices by (provider, model), and aliases: (provider, name) -> the model it is priced as.
+
+    A name is priced as itself, else as its alias's model, else (a dated snapshot or -latest
+    name) as its base name, or that base name's alias."""
+
+    def __init__(self, prices: list[Price], aliases: dict[tuple[str, str], str] | None = None):
         self._prices = {(p.provider, p.model): p for p in prices}
+        self._aliases = dict(aliases or {})
 
     def lookup(self, provider: str, model: str) -> Price | None:
-        price = self._prices.get((provider, model))
-        if price is None:
-            price = self._prices.get((provider, base_model_name(model)))
-        return price
+        for name in (model, base_model_name(model)):
+            price = self._prices.get((provider, name))
+            if price is None and (provider, name) in self._aliases:
+                price = self._prices.get((provider, self._aliases[provider, name]))
+            if price is not None:
+                return price
+        return None
 
     def providers_for(self, model: str) -> list[str]:
-        """The providers whose prices know this model name (or its dated form's base name)."""
+        """The providers that price this model name (as itself, an alias or a dated form)."""
         names = {model, base_model_name(model)}
-        return sorted({provider for provider, known in self._prices if known in names})
+        known = {provider for provider, name in self._prices if name in names}
+        known |= {p for (p, name), target in self._aliases.items()
+                  if name in names and (p, target) in self._prices}  # fmt: skip
+        return sorted(known)
 
     def models(self, provider: str | None = None) -> list[Price]:
         return [p for p in self._prices.values() if provider is None or p.provider == provider]

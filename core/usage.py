@@ -14,6 +14,11 @@ class Usage:
     cached_input_tokens: int = 0
     cache_write_tokens: int = 0
     output_tokens: int = 0
+    # Parts of the counts above, priced apart where a price says so (and otherwise as the
+    # whole): cache writes kept for an hour (Anthropic's 2x-input writes) and reasoning output.
+    # Not stored on their own: the usage row keeps the totals and the cost they came to.
+    cache_write_1h_tokens: int = 0
+    reasoning_tokens: int = 0
 
     @property
     def total_input_tokens(self) -> int:

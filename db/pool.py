@@ -31,6 +31,13 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
         )
 
 
+async def connect(dsn: str) -> asyncpg.Connection:
+    """One connection outside any pool (the command line's), with the pool's JSON codecs."""
+    conn = await asyncpg.connect(dsn, server_settings={"application_name": "kaixu-cli"})
+    await _init_connection(conn)
+    return conn
+
+
 async def _keep_session(conn: asyncpg.Connection) -> None:
     """Connections go back to the pool as they are: the default reset (RESET ALL, UNLISTEN *,
     unlock all advisory locks) would cost a round trip per query. Our code leaves no session

@@ -1,38 +1,54 @@
-"""The price table: read it whole, replace it whole."""
+"""The price table and the model aliases: read them whole, replace the prices whole or merge an
+import into them, add and remove aliases. Every change tells every process (NOTIFY)."""
 
 from __future__ import annotations
 
 import asyncpg
 
-from core.pricing import Price
+from core.pricing import PRICE_FIELDS, Price
 
-PRICE_COLUMNS = (
-    "provider, model, input_uc_per_mtok, output_uc_per_mtok, cached_input_uc_per_mtok,"
-    " cache_write_uc_per_mtok, long_context_threshold, long_input_uc_per_mtok,"
-    " long_output_uc_per_mtok, long_cached_input_uc_per_mtok, long_cache_write_uc_per_mtok"
+PRICE_COLUMNS = ", ".join(
+    ["provider", "model", "long_context_threshold", *(f"{n}_uc_per_mtok" for n in PRICE_FIELDS)]
 )
+_PLACEHOLDERS = ", ".join(f"${n}" for n in range(1, len(PRICE_FIELDS) + 4))
 SELECT_PRICES = f"SELECT {PRICE_COLUMNS}, updated_at FROM prices ORDER BY provider, model"
 DELETE_PRICES = "DELETE FROM prices"
-INSERT_PRICE = (
-    f"INSERT INTO prices ({PRICE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+INSERT_PRICE = f"INSERT INTO prices ({PRICE_COLUMNS}) VALUES ({_PLACEHOLDERS})"
+# An import sets the rows it names and leaves the others as they are.
+UPSERT_PRICE = (
+    INSERT_PRICE
+    + " ON CONFLICT (provider, model) DO UPDATE SET "
+    + ", ".join(f"{c} = excluded.{c}" for c in PRICE_COLUMNS.split(", ")[2:])
+    + ", updated_at = now()"
 )
 NOTIFY_PRICES = "SELECT pg_notify('kaixu_invalidate', 'prices')"
+
+SELECT_ALIASES = "SELECT provider, alias, model, shipped, created_at FROM model_aliases"
+SELECT_ALIASES_ORDERED = SELECT_ALIASES + " ORDER BY provider, alias"
+INSERT_ALIAS = """
+INSERT INTO model_aliases (provider, alias, model) VALUES ($1, $2, $3)
+ON CONFLICT (provider, alias) DO UPDATE SET model = excluded.model, shipped = false
+RETURNING provider, alias, model, shipped, created_at
+"""
+DELETE_ALIAS = "DELETE FROM model_aliases WHERE provider = $1 AND alias = $2 RETURNING model"
+# The provider names an import may price: the built-in ones, every upstream's, every priced one.
+SELECT_PROVIDERS = """
+SELECT provider FROM upstreams UNION SELECT provider FROM prices
+UNION SELECT unnest(ARRAY['openai', 'anthropic', 'gemini'])
+"""
 
 
 def price_from_row(row: asyncpg.Record) -> Price:
     return Price(
         provider=row["provider"],
         model=row["model"],
-        input=row["input_uc_per_mtok"],
-        output=row["output_uc_per_mtok"],
-        cached_input=row["cached_input_uc_per_mtok"],
-        cache_write=row["cache_write_uc_per_mtok"],
         long_context_threshold=row["long_context_threshold"],
-        long_input=row["long_input_uc_per_mtok"],
-        long_output=row["long_output_uc_per_mtok"],
-        long_cached_input=row["long_cached_input_uc_per_mtok"],
-        long_cache_write=row["long_cache_write_uc_per_mtok"],
+        **{name: row[f"{name}_uc_per_mtok"] for name in PRICE_FIELDS},
     )
+
+
+def _values(p: Price) -> tuple:
+    return (p.provider, p.model, p.long_context_threshold, *p.prices().values())
 
 
 async def fetch_prices(conn: asyncpg.Connection | asyncpg.Pool) -> list[asyncpg.Record]:
@@ -42,15 +58,39 @@ async def fetch_prices(conn: asyncpg.Connection | asyncpg.Pool) -> list[asyncpg.
 async def replace_prices(conn: asyncpg.Connection, prices: list[Price]) -> None:
     """Swap the whole table in the caller's transaction and tell every process."""
     await conn.execute(DELETE_PRICES)
-    await conn.executemany(
-        INSERT_PRICE,
-        [
-            (
-                p.provider, p.model, p.input, p.output, p.cached_input, p.cache_write,
-                p.long_context_threshold, p.long_input, p.long_output, p.long_cached_input,
-                p.long_cache_write,
-            )
-            for p in prices
-        ],
-    )  # fmt: skip
+    await conn.executemany(INSERT_PRICE, [_values(p) for p in prices])
     await conn.execute(NOTIFY_PRICES)
+
+
+async def upsert_prices(conn: asyncpg.Connection, prices: list[Price]) -> None:
+    """Set these rows (adding the new ones) in the caller's transaction; tell every process."""
+    await conn.executemany(UPSERT_PRICE, [_values(p) for p in prices])
+    await conn.execute(NOTIFY_PRICES)
+
+
+async def fetch_aliases(conn: asyncpg.Connection | asyncpg.Pool) -> list[asyncpg.Record]:
+    return await conn.fetch(SELECT_ALIASES_ORDERED)
+
+
+async def alias_map(conn: asyncpg.Connection | asyncpg.Pool) -> dict[tuple[str, str], str]:
+    return {(r["provider"], r["alias"]): r["model"] for r in await conn.fetch(SELECT_ALIASES)}
+
+
+async def set_alias(
+    conn: asyncpg.Connection, provider: str, alias: str, model: str
+) -> asyncpg.Record:
+    row = await conn.fetchrow(INSERT_ALIAS, provider, alias, model)
+    await conn.execute(NOTIFY_PRICES)
+    return row
+
+
+async def delete_alias(conn: asyncpg.Connection, provider: str, alias: str) -> str | None:
+    """The model the alias named, or None when there was no such alias."""
+    model = await conn.fetchval(DELETE_ALIAS, provider, alias)
+    if model is not None:
+        await conn.execute(NOTIFY_PRICES)
+    return model
+
+
+async def known_providers(conn: asyncpg.Connection | asyncpg.Pool) -> set[str]:
+    return {row["provider"] for row in await conn.fetch(SELECT_PROVIDERS)}

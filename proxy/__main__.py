@@ -1,4 +1,4 @@
-"""Entry point: `python -m proxy [serve|migrate|rollback|upstreams reencrypt|rollups check]`;
+"""Entry point: `python -m proxy [serve|migrate|rollback|upstreams|rollups|usage|prices]`;
 the only reader of the environment."""
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ import logging
 import os
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 from core.settings import Settings, SettingsError, load_settings
 from proxy.infra.log import configure_logging
@@ -74,7 +75,18 @@ def main(argv: list[str] | None = None) -> int:
         type=int,
         help="months kept before this one (default: USAGE_RETENTION_MONTHS)",
     )
+    prices_parser = commands.add_parser("prices", help="the price table from and to files")
+    prices_parser.add_argument(
+        "action", choices=["import", "export"], help="preview and apply a file / write the table"
+    )
+    prices_parser.add_argument(
+        "file", nargs="?", type=Path, help="import: our CSV or LiteLLM's JSON; export: CSV"
+    )
+    prices_parser.add_argument("--format", choices=["csv", "litellm"], help="default: detected")
+    prices_parser.add_argument("--yes", action="store_true", help="apply without asking")
     args = parser.parse_args(argv)
+    if args.command == "prices" and args.action == "import" and args.file is None:
+        parser.error("prices import needs a FILE")
 
     try:
         settings = load_settings(os.environ)
@@ -106,6 +118,12 @@ def main(argv: list[str] | None = None) -> int:
             return tools.rollups(settings, args.action, args.month)
         if args.command == "usage":
             return tools.usage(settings, args.action, args.keep_months)
+        if args.command == "prices":
+            from proxy import price_commands
+
+            if args.action == "export":
+                return price_commands.export_file(settings, args.file)
+            return price_commands.import_file(settings, args.file, args.format, args.yes)
         serve(settings, banner(settings, password_from_file))
     return 0
 

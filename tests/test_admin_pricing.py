@@ -30,9 +30,9 @@ async def test_get_shows_the_list_prices_in_usd_per_million_tokens(client) -> No
     assert sonnet["long_context_threshold"] == 200_000
     assert sonnet["long_input"] == 6.0 and sonnet["cache_write"] == 3.75
     expected_fields = {
-        "provider", "model", "input", "output", "cached_input", "cache_write",
-        "long_context_threshold", "long_input", "long_output", "long_cached_input",
-        "long_cache_write", "updated_at",
+        "provider", "model", "input", "output", "cached_input", "cache_write", "cache_write_1h",
+        "reasoning_output", "long_context_threshold", "long_input", "long_output",
+        "long_cached_input", "long_cache_write", "long_cache_write_1h", "updated_at",
     }  # fmt: skip
     assert all(set(p) == expected_fields for p in prices)
 

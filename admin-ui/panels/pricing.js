@@ -4,17 +4,22 @@ import { api } from "../api.js";
 import { formatUsd, usdText } from "../format.js";
 import { Button, Card, Empty, ErrorText, Loading, PanelHeader, Success, Table, Time, useAction, useAsync, usePaged } from "../components/ui.js";
 import { can } from "../roles.js";
+import { AliasesCard, ImportCard } from "./price-import.js";
 
 const PRICE_FIELDS = [
   ["input", "Input"],
   ["output", "Output"],
   ["cached_input", "Cached input"],
-  ["cache_write", "Cache write"],
+  ["cache_write", "Cache write (5 min)"],
+  ["cache_write_1h", "Cache write (1 h)"],
+  ["reasoning_output", "Reasoning output"],
   ["long_input", "Long input"],
   ["long_output", "Long output"],
   ["long_cached_input", "Long cached input"],
-  ["long_cache_write", "Long cache write"],
+  ["long_cache_write", "Long cache write (5 min)"],
+  ["long_cache_write_1h", "Long cache write (1 h)"],
 ];
+const SHORT = 6; // the first SHORT prices apply below the long-context threshold
 const REQUIRED = new Set(["input", "output"]);
 
 function toRow(price) {
@@ -99,16 +104,18 @@ export function PricingPanel() {
       <form onSubmit=${save}>
         <${Card} title="Edit the price table" id="pricing-edit-title">
           <p class="muted small">Saving replaces the whole table. Long-context prices apply to requests
-            whose input exceeds the threshold; leave all four empty when a model has none.</p>
+            whose input exceeds the threshold; leave them all empty when a model has none. An empty
+            price falls back: cached input and cache writes to input, a 1-hour write to the 5-minute
+            one, reasoning output to output.</p>
           <${Table} label="Price table (editing)" className="edit-table"
-            head=${["Provider", "Model", ...PRICE_FIELDS.slice(0, 4).map(([, l]) => l), "Long-context threshold", ...PRICE_FIELDS.slice(4).map(([, l]) => l), ""]}>
+            head=${["Provider", "Model", ...PRICE_FIELDS.slice(0, SHORT).map(([, l]) => l), "Long-context threshold", ...PRICE_FIELDS.slice(SHORT).map(([, l]) => l), ""]}>
             ${editing.map((row, i) => html`<tr>
               <td><input aria-label=${`Row ${i + 1} provider`} value=${row.provider} onInput=${(e) => setCell(i, "provider", e.target.value)} class="narrow" /></td>
               <td><input aria-label=${`Row ${i + 1} model`} value=${row.model} onInput=${(e) => setCell(i, "model", e.target.value)} /></td>
-              ${PRICE_FIELDS.slice(0, 4).map(([field, label]) => priceInput(row, i, field, label, setCell))}
+              ${PRICE_FIELDS.slice(0, SHORT).map(([field, label]) => priceInput(row, i, field, label, setCell))}
               <td><input aria-label=${`${row.model || `Row ${i + 1}`} long-context threshold`} inputmode="numeric" class="narrow"
                 value=${row.long_context_threshold} onInput=${(e) => setCell(i, "long_context_threshold", e.target.value)} /></td>
-              ${PRICE_FIELDS.slice(4).map(([field, label]) => priceInput(row, i, field, label, setCell))}
+              ${PRICE_FIELDS.slice(SHORT).map(([field, label]) => priceInput(row, i, field, label, setCell))}
               <td><button type="button" class="secondary small" aria-label=${`Remove ${row.provider}/${row.model}`}
                 onClick=${() => setEditing(editing.filter((_, j) => j !== i))}>Remove</button></td>
             </tr>`)}
@@ -128,17 +135,19 @@ export function PricingPanel() {
           <input id="pricing-filter" type="search" placeholder="Filter by provider or model" value=${filter}
             onInput=${(e) => { setFilter(e.target.value); paged.reset(); }} /></div>`}>
         ${shown.length ? html`<${Table} label="Price table"
-            head=${["Provider", "Model", "Input", "Output", "Cached input", "Cache write", "Long-context threshold", "Long input", "Long output", "Long cached input", "Long cache write", "Updated"]}>
+            head=${["Provider", "Model", ...PRICE_FIELDS.slice(0, SHORT).map(([, l]) => l), "Long-context threshold", ...PRICE_FIELDS.slice(SHORT).map(([, l]) => l), "Updated"]}>
             ${paged.rows.map((p) => html`<tr data-model=${`${p.provider}/${p.model}`}>
               <td>${p.provider}</td><td>${p.model}</td>
-              ${PRICE_FIELDS.slice(0, 4).map(([field]) => html`<td class="num">${formatUsd(p[field])}</td>`)}
+              ${PRICE_FIELDS.slice(0, SHORT).map(([field]) => html`<td class="num">${formatUsd(p[field])}</td>`)}
               <td class="num">${p.long_context_threshold ? `${p.long_context_threshold.toLocaleString("en-US")} tokens` : "—"}</td>
-              ${PRICE_FIELDS.slice(4).map(([field]) => html`<td class="num">${formatUsd(p[field])}</td>`)}
+              ${PRICE_FIELDS.slice(SHORT).map(([field]) => html`<td class="num">${formatUsd(p[field])}</td>`)}
               <td><${Time} iso=${p.updated_at} /></td>
             </tr>`)}
           <//>${paged.pager}`
           : html`<${Empty} title="No prices match." />`}
-      <//>`}
+      <//>
+      <${AliasesCard} prices=${all} />
+      ${can("owner") && html`<${ImportCard} onApplied=${(message) => { setSaved(message); prices.reload(); }} />`}`}
   `;
 }
 

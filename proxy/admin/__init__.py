@@ -18,6 +18,7 @@ from proxy.admin import (
     keys,
     openapi,
     overview,
+    price_import,
     pricing,
     sessions,
     topups,
@@ -29,7 +30,7 @@ from proxy.admin.routing import Api
 
 ROUTE_MODULES = (
     auth, sessions, customers, keys, devices, pricing, usage, topups, checkout, invoices, exports,
-    audit, upstreams, accounts, overview, alerts,
+    audit, upstreams, accounts, overview, alerts, price_import,
 )  # fmt: skip
 
 

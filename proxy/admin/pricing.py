@@ -7,11 +7,11 @@ from typing import Any
 from aiohttp import web
 
 from core.errors import InvalidRequest
-from core.pricing import Price
+from core.pricing import LONG_PRICES, Price
 from db import prices as db_prices
 from proxy.admin import audit
 from proxy.admin.fields import array, strict_object
-from proxy.admin.resources import LONG_PRICES, PRICE, REQUIRED_PRICES
+from proxy.admin.resources import PRICE, REQUIRED_PRICES
 from proxy.admin.routing import Api
 from proxy.admin.validation import invalid, read_object
 from proxy.http.responses import json_response

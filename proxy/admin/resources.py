@@ -7,6 +7,7 @@ their schemas; tests/test_admin_resources.py checks the columns against the db m
 from __future__ import annotations
 
 from core.alerts import MAX_THRESHOLDS
+from core.pricing import LONG_PRICES, SHORT_PRICES
 from core.upstreams import WIRE_APIS
 from proxy.admin.account_resources import ADMIN
 from proxy.admin.alert_resources import ALERT_RESOURCES
@@ -148,19 +149,27 @@ TOPUP = Resource(
 
 # The price fields that must be given (the rest may be null); Price's attribute names.
 REQUIRED_PRICES = ("input", "output")
-LONG_PRICES = ("long_input", "long_output", "long_cached_input", "long_cache_write")
+SHORT_PRICE_FIELDS = tuple(price(name, null=name not in REQUIRED_PRICES) for name in SHORT_PRICES)
+ALIAS_TARGET = {**STR, "description": "the priced model it is billed as"}
 PRICE = Resource(
     "Price",
     (
         Field("provider", PROVIDER_NAME, parse=provider_name),
         Field("model", STR, parse=text(128, min_chars=1)),
-        price("input", null=False),
-        price("output", null=False),
-        price("cached_input"),
-        price("cache_write"),
+        *SHORT_PRICE_FIELDS,
         Field("long_context_threshold", nullable_schema(INT), parse=positive_int),
         *(price(name) for name in LONG_PRICES),
         timestamp("updated_at"),
+    ),
+)
+MODEL_ALIAS = Resource(
+    "ModelAlias",
+    (
+        Field("provider", PROVIDER_NAME, parse=provider_name),
+        Field("alias", STR, parse=text(128, min_chars=1)),
+        Field("model", ALIAS_TARGET, parse=text(128, min_chars=1)),
+        Field("shipped", {**BOOL, "description": "false: added by an operator"}),
+        timestamp("created_at"),
     ),
 )
 
@@ -375,7 +384,7 @@ UPSTREAM_TEST = strict_object(
 
 # The OpenAPI document's components, in its order.
 RESOURCES = (
-    CUSTOMER, KEY, DEVICE, TOPUP, PRICE, USAGE_EVENT, USAGE_DAY, USAGE_MODEL, USAGE,
+    CUSTOMER, KEY, DEVICE, TOPUP, PRICE, MODEL_ALIAS, USAGE_EVENT, USAGE_DAY, USAGE_MODEL, USAGE,
     INVOICE_SUMMARY, INVOICE_CUSTOMER, INVOICE_LINE, INVOICE_TOPUP, INVOICE, AUDIT_ENTRY,
     ADMIN_SESSION, ADMIN, UPSTREAM, *ALERT_RESOURCES,
 )  # fmt: skip

@@ -19,7 +19,7 @@ import asyncpg
 
 from core.pricing import PriceTable
 from db.pool import DB_UNAVAILABLE_ERRORS
-from db.prices import fetch_prices, price_from_row
+from db.prices import alias_map, fetch_prices, price_from_row
 from proxy.infra.cache import KeyCache, PriceBook
 
 # Told of every key/customer notification (kind, id), and ("all", "") after a (re)connect:
@@ -36,8 +36,10 @@ RECONNECT_DELAY_S = 0.5
 
 
 async def reload_prices(pool: asyncpg.Pool, book: PriceBook) -> None:
-    rows = await fetch_prices(pool)
-    book.table = PriceTable([price_from_row(row) for row in rows])
+    async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read"):
+        rows = await fetch_prices(conn)  # the prices and the aliases of one moment
+        aliases = await alias_map(conn)
+    book.table = PriceTable([price_from_row(row) for row in rows], aliases)
 
 
 class Invalidator:

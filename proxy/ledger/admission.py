@@ -96,7 +96,9 @@ class Gate:
         if price is None:
             raise errors.ModelNotPriced(
                 f"No price is known for {chat.provider}/{chat.model}, so it cannot be billed."
-                " The operator can add one in the price table."
+                " The gateway's operator adds it in the admin dashboard's Pricing panel (a row,"
+                " an alias of a priced model, or an imported price file), or with"
+                " PUT /admin/api/pricing or `python -m proxy prices import FILE`."
             )
         return price
 

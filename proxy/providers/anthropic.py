@@ -20,8 +20,9 @@ API_VERSION = "2023-06-01"
 
 
 def apply_usage(usage: Usage, raw: object) -> Usage:
-    """input_tokens EXCLUDES cache reads and writes (each billed at its own price). Counts in
-    message_delta are cumulative: overwrite what is present, never add."""
+    """input_tokens EXCLUDES cache reads and writes (each billed at its own price, 1-hour writes
+    apart from 5-minute ones). Counts in message_delta are cumulative: overwrite what is present,
+    never add."""
     if isinstance(raw, dict):
         if raw.get("input_tokens") is not None:
             usage.input_tokens = int(raw["input_tokens"])
@@ -29,6 +30,10 @@ def apply_usage(usage: Usage, raw: object) -> Usage:
             usage.cached_input_tokens = int(raw["cache_read_input_tokens"])
         if raw.get("cache_creation_input_tokens") is not None:
             usage.cache_write_tokens = int(raw["cache_creation_input_tokens"])
+        # The writes' split by how long they are kept: 1-hour writes cost more (2x input).
+        split = raw.get("cache_creation")
+        if isinstance(split, dict) and split.get("ephemeral_1h_input_tokens") is not None:
+            usage.cache_write_1h_tokens = int(split["ephemeral_1h_input_tokens"] or 0)
         if raw.get("output_tokens") is not None:
             usage.output_tokens = int(raw["output_tokens"])
     return usage

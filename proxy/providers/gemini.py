@@ -27,8 +27,10 @@ def parse_usage(raw: object) -> Usage | None:
         return None
     prompt = int(raw.get("promptTokenCount") or 0)
     cached = int(raw.get("cachedContentTokenCount") or 0)
-    output = int(raw.get("candidatesTokenCount") or 0) + int(raw.get("thoughtsTokenCount") or 0)
-    return Usage(input_tokens=prompt - cached, cached_input_tokens=cached, output_tokens=output)
+    thoughts = int(raw.get("thoughtsTokenCount") or 0)
+    output = int(raw.get("candidatesTokenCount") or 0) + thoughts
+    return Usage(input_tokens=prompt - cached, cached_input_tokens=cached, output_tokens=output,
+                 reasoning_tokens=thoughts)  # fmt: skip
 
 
 MALFORMED = ("MALFORMED_FUNCTION_CALL", "UNEXPECTED_TOOL_CALL")

@@ -27,10 +27,13 @@ def parse_usage(raw: object) -> Usage | None:
     prompt = int(raw.get("prompt_tokens") or 0)
     details = raw.get("prompt_tokens_details") or {}
     cached = int(details.get("cached_tokens") or 0) if isinstance(details, dict) else 0
+    completion = raw.get("completion_tokens_details") or {}
+    reasoning = completion.get("reasoning_tokens") if isinstance(completion, dict) else None
     return Usage(
         input_tokens=prompt - cached,  # negative: nonsense, replaced by the estimate (core.billing)
         cached_input_tokens=cached,
         output_tokens=int(raw.get("completion_tokens") or 0),
+        reasoning_tokens=int(reasoning or 0),
     )
 
 

@@ -49,6 +49,7 @@ def split_model(request: web.Request, value: object) -> tuple[str, str]:
     if not providers:
         raise errors.ModelNotPriced(
             f"No price is known for model {name!r}; name its provider, e.g. 'openai/{name}'."
+            " The gateway's operator adds prices in the admin dashboard's Pricing panel."
         )
     if len(providers) > 1:
         raise errors.InvalidRequest(
