@@ -19,7 +19,14 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("proxy.state",),
     ("proxy.http",),
     ("proxy.routes", "proxy.admin", "proxy.upkeep"),
-    ("proxy.app", "proxy.server", "proxy.local_secrets", "proxy.commands", "proxy.__main__"),
+    (
+        "proxy.app",
+        "proxy.server",
+        "proxy.local_secrets",
+        "proxy.commands",
+        "proxy.price_commands",
+        "proxy.__main__",
+    ),
 )
 MUTABLE_CALLS = {"list", "dict", "set", "defaultdict", "deque", "OrderedDict", "Counter"}
 

@@ -9,6 +9,7 @@ client routes' body limit), so the dashboard can send the file the operator pick
 from __future__ import annotations
 
 import hashlib
+import re
 from typing import Any
 
 import orjson
@@ -31,6 +32,7 @@ from proxy.state import DB_POOL, PRICE_BOOK
 routes = Api()
 
 MAX_FILE_BYTES = 16 * 1024 * 1024
+ALIAS_NAME = re.compile(r"[^\x00-\x1f\x7f]{1,128}")
 # A row as a file gives it: the table's row less its updated_at.
 FILE_ROW = PRICE.input_schema(required=PRICE.writable())
 PRICE_CHANGE = strict_object({"before": FILE_ROW, "after": FILE_ROW})
@@ -169,6 +171,8 @@ async def add_alias(request: web.Request) -> web.Response:
 async def delete_alias(request: web.Request) -> web.Response:
     provider = path_id(request, "provider", "alias")
     alias = request.match_info["alias"]
+    if not ALIAS_NAME.fullmatch(alias):  # a name no alias can have (control characters…)
+        raise NotFound(f"No alias {alias!r} of {provider}.")
     pool = request.config_dict[DB_POOL]
     async with pool.acquire() as conn, conn.transaction():
         model = await db_prices.delete_alias(conn, provider, alias)
