@@ -65,8 +65,16 @@ def clamp(reported: Usage, bounds: Bounds, produced: int) -> tuple[Usage, bool]:
             inputs = tuple(cut)
     output = reported.output_tokens
     output = produced if output < 0 else min(output, bounds.max_tokens)
-    clamped = Usage(*inputs, output_tokens=output)
+    clamped = with_parts(Usage(*inputs, output_tokens=output), reported)
     return clamped, clamped != reported
+
+
+def with_parts(usage: Usage, parts: Usage) -> Usage:
+    """`usage` with the priced-apart parts of `parts` (1-hour cache writes, reasoning), each
+    within the total it is a part of."""
+    usage.cache_write_1h_tokens = min(max(parts.cache_write_1h_tokens, 0), usage.cache_write_tokens)
+    usage.reasoning_tokens = min(max(parts.reasoning_tokens, 0), usage.output_tokens)
+    return usage
 
 
 @dataclass(slots=True)
@@ -163,6 +171,8 @@ def bill(
             cached_input_tokens=known.cached_input_tokens,
             cache_write_tokens=known.cache_write_tokens,
             output_tokens=max(known.output_tokens, produced),
+            cache_write_1h_tokens=known.cache_write_1h_tokens,
+            reasoning_tokens=known.reasoning_tokens,
         )
         source = CostSource.ESTIMATED
     else:
@@ -174,4 +184,4 @@ def bill(
         bounded(billed.cache_write_tokens),
         bounded(billed.output_tokens),
     )
-    return Bill(usage, source, clamped)
+    return Bill(with_parts(usage, billed), source, clamped)

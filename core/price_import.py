@@ -16,7 +16,7 @@ import json
 import re
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field, replace
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation, localcontext
 from typing import Any
 
 from core.pricing import LONG_PRICES, PRICE_FIELDS, SHORT_PRICES, Price, base_model_name
@@ -135,10 +135,17 @@ class TooFine(ValueError):
     """A price finer than one micro-cent per 1M tokens: it cannot be stored exactly."""
 
 
-def _uc(number: Decimal, scale: Decimal) -> int:
-    value = number * scale
+MAX_UC_PER_MTOK = 1_000_000 * UC_PER_USD  # $1,000,000 per 1M tokens, as the admin PUT allows
+
+
+def _uc(number: Decimal, scale: Decimal, where: str) -> int:
+    with localcontext() as exact:
+        exact.prec = 100  # the default 28 digits would round a long decimal silently
+        value = number * scale
     if value != value.to_integral_value():
         raise TooFine(str(number))
+    if value > MAX_UC_PER_MTOK:
+        raise ImportProblem(f"{where}: {number} is above $1,000,000 per 1M tokens")
     return int(value)
 
 
@@ -177,7 +184,8 @@ def parse_csv(text: str) -> Parsed:
                     values[name] = None
                     continue
                 try:
-                    values[name] = _uc(_decimal(text_value, f"{where}: {name}"), UC_PER_USD)
+                    field = f"{where}: {name}"
+                    values[name] = _uc(_decimal(text_value, field), UC_PER_USD, field)
                 except TooFine:
                     raise ImportProblem(
                         f"{where}: {name} {text_value} is finer than a micro-cent per 1M tokens"
@@ -321,7 +329,8 @@ def _litellm_prices(entry: dict[str, Any], where: str, ignored: dict[str, list[s
             continue
         if value is None:
             continue
-        values[column] = _uc(_decimal(value, f"{where}: {name}"), UC_PER_MTOK_PER_USD_PER_TOKEN)
+        field = f"{where}: {name}"
+        values[column] = _uc(_decimal(value, field), UC_PER_MTOK_PER_USD_PER_TOKEN, field)
     if threshold is not None and values.get("long_input") is None:
         threshold = None  # a long price without its input price: not modelled
     if threshold is not None and values.get("long_output") is None:

@@ -31,7 +31,9 @@ class Price:
     """Prices in micro-cents per 1M tokens. A price left None falls back: cached input and a
     5-minute cache write to the input price, a 1-hour cache write to the 5-minute one, reasoning
     output to the output price; past `long_context_threshold` input tokens (the whole prompt:
-    input, cache reads and writes) the long_* prices apply, each falling back to its short one."""
+    input, cache reads and writes) the long_* prices apply, each falling back to its short one,
+    but a long 1-hour write and reasoning output never cost less than the long 5-minute write
+    and the long output."""
 
     provider: str
     model: str
@@ -61,13 +63,16 @@ class Price:
             output_price = _first(self.long_output, self.output)
             cached = _first(self.long_cached_input, self.cached_input, input_price)
             write = _first(self.long_cache_write, self.cache_write, input_price)
-            write_1h = _first(self.long_cache_write_1h, self.cache_write_1h, write)
+            # Without a long 1-hour price: never below the short 1-hour or the long 5-minute one.
+            write_1h = _first(self.long_cache_write_1h, max(self.cache_write_1h or 0, write))
         else:
             input_price, output_price = self.input, self.output
             cached = _first(self.cached_input, input_price)
             write = _first(self.cache_write, input_price)
             write_1h = _first(self.cache_write_1h, write)
         reasoning = _first(self.reasoning_output, output_price)
+        if long:  # there is no long reasoning price: never below the long output price
+            reasoning = max(reasoning, output_price)
         writes_1h = min(usage.cache_write_1h_tokens, usage.cache_write_tokens)
         reasoning_tokens = min(usage.reasoning_tokens, usage.output_tokens)
         return money.cost_uc(

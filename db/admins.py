@@ -26,7 +26,9 @@ RETURNING {ADMIN_COLUMNS}
 DELETE = "DELETE FROM admins WHERE id = $1 RETURNING id"
 # Owner changes are serialised by locking every owner's row: two owners demoting each other at
 # once cannot leave no owner behind.
-LOCK_OWNERS = "SELECT id FROM admins WHERE role = 'owner' AND disabled_at IS NULL FOR UPDATE"
+LOCK_OWNERS = (
+    "SELECT id FROM admins WHERE role = 'owner' AND disabled_at IS NULL ORDER BY id FOR UPDATE"
+)
 TOUCH_LOGIN = "UPDATE admins SET last_login_at = now() WHERE id = $1"
 # A code's step is used at most once: the update succeeds only for a later step than the last.
 USE_TOTP_STEP = """

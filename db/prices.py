@@ -22,6 +22,8 @@ UPSERT_PRICE = (
     + ", updated_at = now()"
 )
 NOTIFY_PRICES = "SELECT pg_notify('kaixu_invalidate', 'prices')"
+# Writers of the table one at a time (readers go on): what a writer compared is what it changes.
+LOCK_PRICES = "LOCK TABLE prices IN SHARE ROW EXCLUSIVE MODE"
 
 SELECT_ALIASES = "SELECT provider, alias, model, shipped, created_at FROM model_aliases"
 SELECT_ALIASES_ORDERED = SELECT_ALIASES + " ORDER BY provider, alias"
@@ -49,6 +51,11 @@ def price_from_row(row: asyncpg.Record) -> Price:
 
 def _values(p: Price) -> tuple:
     return (p.provider, p.model, p.long_context_threshold, *p.prices().values())
+
+
+async def lock_prices(conn: asyncpg.Connection) -> None:
+    """Call inside a transaction, before reading what a write will compare against."""
+    await conn.execute(LOCK_PRICES)
 
 
 async def fetch_prices(conn: asyncpg.Connection | asyncpg.Pool) -> list[asyncpg.Record]:

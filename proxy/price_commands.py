@@ -71,6 +71,7 @@ def import_file(settings: Settings, path: Path, fmt: str | None, assume_yes: boo
             if not await asyncio.to_thread(_confirmed, assume_yes):
                 return 0
             async with conn.transaction():
+                await db_prices.lock_prices(conn)
                 # Applied as shown: had the table changed meanwhile, the diff would differ.
                 now = [db_prices.price_from_row(r) for r in await db_prices.fetch_prices(conn)]
                 if price_import.diff(now, parsed.prices).to_apply != plan.to_apply:

@@ -3,6 +3,7 @@ who the audit log names, sessions that end with the account, the last owner, TOT
 
 from __future__ import annotations
 
+import asyncio
 import re
 import signal
 import time
@@ -294,3 +295,16 @@ def test_disabling_an_account_on_one_process_refuses_it_on_another(
     finally:
         for process in processes:
             assert process.stop(signal.SIGTERM) == 0
+
+
+async def test_two_owners_demoting_each_other_at_once_leave_one(client) -> None:
+
+    first = await create_account(client, "a@example.com", "owner")
+    second = await create_account(client, "b@example.com", "owner")
+    answers = await asyncio.gather(*(
+        client.patch(f"{API}/admins/{who['id']}", json={"role": "viewer"}, headers=ADMIN_HEADERS)
+        for who in (first, second)
+    ))  # fmt: skip
+    assert sorted(a.status for a in answers) == [200, 409]  # never both, never a deadlock's 500
+    listed = await (await client.get(f"{API}/admins", headers=ADMIN_HEADERS)).json()
+    assert [a["role"] for a in listed["admins"]].count("owner") == 1

@@ -171,18 +171,20 @@ async def test_the_command_line_shows_the_diff_and_applies_only_when_told(
 def test_an_upgrade_adds_the_new_list_prices_and_keeps_the_operators(database_url) -> None:
     assert rollback(database_url, 2) == ["0023.list-prices-2026-12", "0022.price-catalog"]
     with psycopg.connect(database_url, autocommit=True) as conn:  # as an older release left it
-        conn.execute("DELETE FROM prices WHERE model = 'claude-opus-4-8'")
+        conn.execute("DELETE FROM prices WHERE model IN ('claude-opus-4-8', 'gpt-4o')")
         conn.execute("UPDATE prices SET input_uc_per_mtok = 250000000"
                      " WHERE model = 'claude-sonnet-4-5'")  # fmt: skip
     migrate(database_url)
     with psycopg.connect(database_url) as conn:
-        sonnet = conn.execute(
-            "SELECT input_uc_per_mtok, cache_write_1h_uc_per_mtok, long_cache_write_1h_uc_per_mtok"
-            " FROM prices WHERE model = 'claude-sonnet-4-5'"
-        ).fetchone()
-        opus = conn.execute(
-            "SELECT input_uc_per_mtok, output_uc_per_mtok, cache_write_1h_uc_per_mtok"
-            " FROM prices WHERE model = 'claude-opus-4-8'"
-        ).fetchone()
-    assert sonnet == (250_000_000, 600_000_000, 1_200_000_000)  # the edit kept, the new filled
-    assert opus == (500_000_000, 2_500_000_000, 1_000_000_000)  # the new model added
+        rows = {
+            model: rest
+            for model, *rest in conn.execute(
+                "SELECT model, input_uc_per_mtok, cache_write_1h_uc_per_mtok FROM prices"
+                " WHERE model IN ('claude-sonnet-4-5', 'claude-haiku-4-5', 'claude-opus-4-8',"
+                " 'gpt-4o')"
+            ).fetchall()
+        }
+    assert rows["claude-opus-4-8"] == [500_000_000, 1_000_000_000]  # new in the list: added
+    assert rows["claude-haiku-4-5"] == [100_000_000, 200_000_000]  # as shipped: completed
+    assert rows["claude-sonnet-4-5"] == [250_000_000, None]  # edited: the operator's to complete
+    assert "gpt-4o" not in rows  # removed by the operator: stays blocked

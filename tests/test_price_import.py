@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from core.billing import Bounds, clamp
 from core.price_import import ImportProblem, diff, parse, parse_csv, parse_litellm, to_csv
 from core.pricing import Price, PriceTable
 from core.usage import Usage
@@ -240,3 +241,27 @@ def test_anthropic_1h_cache_writes_are_read_apart() -> None:
     assert opus is not None
     # 10 x $5 + 5 x $0.50 + 100 x $6.25 + 200 x $10 + 7 x $25 per 1M tokens.
     assert opus.cost_uc(usage) == (50 + 2.5 + 625 + 2000 + 175) * 100
+
+
+def test_the_bill_keeps_the_parts_priced_apart_and_calls_nothing_clamped() -> None:
+    reported = Usage(input_tokens=10, cache_write_tokens=300, output_tokens=50,
+                     cache_write_1h_tokens=200, reasoning_tokens=30)  # fmt: skip
+    kept, clamped = clamp(
+        reported, Bounds(input_estimate=10, input_bound=10_000, max_tokens=100), 5
+    )
+    assert kept == reported and clamped is False
+    # Cut to the bounds, a part stays within what is left of its total.
+    cut, clamped = clamp(reported, Bounds(input_estimate=10, input_bound=110, max_tokens=20), 5)
+    assert (cut.cache_write_tokens, cut.cache_write_1h_tokens) == (110, 110)  # input cut first
+    assert (cut.output_tokens, cut.reasoning_tokens) == (20, 20) and clamped
+
+
+def test_past_the_threshold_no_part_costs_less_than_the_long_price() -> None:
+    price = Price("anthropic", "x", input=300, output=1500, cache_write=375, cache_write_1h=600,
+                  reasoning_output=1600, long_context_threshold=10, long_input=600,
+                  long_output=2250, long_cache_write=750)  # fmt: skip
+    usage = Usage(input_tokens=1_000_000, cache_write_tokens=1_000_000,
+                  cache_write_1h_tokens=1_000_000, output_tokens=1_000_000,
+                  reasoning_tokens=1_000_000)  # fmt: skip
+    # 1M input at 600, 1M 1-hour writes at max(600, 750), 1M reasoning at max(1600, 2250).
+    assert price.cost_uc(usage) == 600 + 750 + 2250

@@ -143,6 +143,7 @@ async def patch_admin(request: web.Request) -> web.Response:
     if "password" in body:
         values["password_hash"] = await passwords.hash_password(_password(body["password"]))
     async with request.config_dict[DB_POOL].acquire() as conn, conn.transaction():
+        await admins.lock_owners(conn)  # first, in one order: two owners' changes never deadlock
         before = await admins.locked_with_secrets(conn, aid)
         if before is None:
             raise NotFound("No such admin account.")
@@ -173,6 +174,7 @@ async def patch_admin(request: web.Request) -> web.Response:
 async def delete_admin(request: web.Request) -> web.Response:
     aid = _admin_id(request)
     async with request.config_dict[DB_POOL].acquire() as conn, conn.transaction():
+        await admins.lock_owners(conn)  # first, in one order: two owners' changes never deadlock
         before = await admins.locked_with_secrets(conn, aid)
         if before is None:
             raise NotFound("No such admin account.")

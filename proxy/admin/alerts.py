@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import secrets
 from typing import Any
+from urllib.parse import urlsplit
 
 from aiohttp import web
 
@@ -39,6 +40,13 @@ def _box(request: web.Request) -> SecretBox:
     if box is None:  # settings resolution always sets KAIXU_SECRET
         raise Conflict("The gateway has no KAIXU_SECRET; webhook secrets cannot be stored.")
     return box
+
+
+def audited(webhook: dict[str, Any]) -> dict[str, Any]:
+    """What the audit log keeps of a webhook: its URL's origin only (viewers read the log, and
+    a webhook's path is often a credential, as Slack's are)."""
+    parts = urlsplit(webhook["url"])
+    return {**webhook, "url": f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}/…"}
 
 
 @routes.get(
@@ -112,7 +120,12 @@ async def create_webhook(request: web.Request) -> web.Response:
         row = await db_webhooks.insert_webhook(conn, wid, values, sealed)
         webhook = ALERT_WEBHOOK.render(row)
         await audit.record(
-            conn, request, "alert_webhook.create", customer_id=None, target=wid, after=webhook
+            conn,
+            request,
+            "alert_webhook.create",
+            customer_id=None,
+            target=wid,
+            after=audited(webhook),
         )
     return json_response({"webhook": {**webhook, "secret": secret}}, status=201)
 
@@ -156,7 +169,8 @@ async def patch_webhook(request: web.Request) -> web.Response:
         if changes or sealed is not None:
             await audit.record(
                 conn, request, "alert_webhook.update", customer_id=None, target=wid,
-                before=before, after={**after, "secret_changed": sealed is not None},
+                before=audited(before),
+                after={**audited(after), "secret_changed": sealed is not None},
             )  # fmt: skip
     return json_response({"webhook": after})
 
@@ -175,5 +189,5 @@ async def delete_webhook(request: web.Request) -> web.Response:
             raise _no_webhook(wid)
         await db_webhooks.delete_webhook(conn, wid)
         await audit.record(conn, request, "alert_webhook.delete", customer_id=None, target=wid,
-                           before=ALERT_WEBHOOK.render(current))  # fmt: skip
+                           before=audited(ALERT_WEBHOOK.render(current)))  # fmt: skip
     return web.Response(status=204)

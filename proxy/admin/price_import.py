@@ -8,6 +8,7 @@ client routes' body limit), so the dashboard can send the file the operator pick
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import re
 from typing import Any
@@ -91,16 +92,18 @@ async def import_prices(request: web.Request) -> web.Response:
     text = await read_file(request)
     fmt = fmt or price_import.detect_format(text)
     pool = request.config_dict[DB_POOL]
+    providers = await db_prices.known_providers(pool)
+    try:  # in a thread: a file of megabytes must not stall the event loop's client traffic
+        parsed: Parsed = await asyncio.to_thread(price_import.parse, text, providers, fmt)
+    except ImportProblem as exc:
+        raise InvalidRequest(f"The price file cannot be imported: {exc}.") from None
+    wanted = request.query.get("confirm")
+    applied = wanted is not None
     async with pool.acquire() as conn, conn.transaction():
-        providers = await db_prices.known_providers(conn)
-        try:
-            parsed: Parsed = price_import.parse(text, providers, fmt)
-        except ImportProblem as exc:
-            raise InvalidRequest(f"The price file cannot be imported: {exc}.") from None
+        if applied:
+            await db_prices.lock_prices(conn)
         current = [db_prices.price_from_row(r) for r in await db_prices.fetch_prices(conn)]
         plan = price_import.diff(current, parsed.prices)
-        wanted = request.query.get("confirm")
-        applied = wanted is not None
         if applied:
             if wanted != digest(plan):
                 raise Conflict("The price table or the file changed since the preview; preview"

@@ -99,6 +99,7 @@ async def get_pricing(request: web.Request) -> web.Response:
 async def put_pricing(request: web.Request) -> web.Response:
     prices = parse_table(await read_object(request, allowed={"prices"}))
     async with request.config_dict[DB_POOL].acquire() as conn, conn.transaction():
+        await db_prices.lock_prices(conn)
         before = PRICE.render_all(await db_prices.fetch_prices(conn))
         await db_prices.replace_prices(conn, prices)
         after = PRICE.render_all(await db_prices.fetch_prices(conn))
