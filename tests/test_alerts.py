@@ -300,6 +300,9 @@ async def test_bad_webhook_input_is_refused_and_changes_nothing(alerting, receiv
         "alert_webhook.create", "alert_webhook.update", "alert_webhook.delete",
     ]  # fmt: skip
     assert given not in str([dict(a) for a in actions])  # the secret is in no audit entry
+    # Viewers read the audit log: a webhook's URL is there only as its origin.
+    assert made["url"] not in str([dict(a) for a in actions])
+    assert orjson.loads(actions[0]["after"])["url"].endswith("/…")
     bad_query = await alerting.get("/admin/api/alerts?month=2026-13", headers=ADMIN_HEADERS)
     assert bad_query.status == 400
 
