@@ -208,7 +208,14 @@ async def test_changing_ones_password_ends_the_other_sessions(client, db) -> Non
 
 async def test_a_second_factor_is_asked_for_checked_and_never_replayed(client) -> None:
     token = await token_of(client, "2fa@example.com", "viewer")
-    started = await (await client.post(f"{API}/me/totp", headers=bearer(token))).json()
+    enrol = f"{API}/me/totp"
+    unasked = await client.post(enrol, headers=bearer(token), json={})
+    assert unasked.status == 400 and (await unasked.json())["error"]["param"] == "current_password"
+    guessed = await client.post(enrol, headers=bearer(token), json={"current_password": "no!"})
+    assert guessed.status == 400  # a stolen session alone cannot lock its owner out
+    started = await (
+        await client.post(enrol, headers=bearer(token), json={"current_password": PASSWORD})
+    ).json()
     secret = started["secret"]
     assert started["otpauth_uri"].startswith("otpauth://totp/") and secret in started["otpauth_uri"]
     wrong = await client.post(f"{API}/me/totp/confirm", json={"code": "000000"},
@@ -231,6 +238,7 @@ async def test_a_second_factor_is_asked_for_checked_and_never_replayed(client) -
     later = totp.at(time.time() + 30)
     opened = await sign_in(client, "2fa@example.com", totp=later)
     assert opened.status == 200, await opened.text()
+    assert (await opened.json())["admin"]["totp_enabled"] is True
     replayed = await sign_in(client, "2fa@example.com", totp=later)
     assert replayed.status == 401
 

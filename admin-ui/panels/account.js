@@ -51,11 +51,18 @@ function PasswordCard({ onChanged }) {
 function TotpCard({ enabled, onEnabled }) {
   const [enrolment, setEnrolment] = useState(null);
   const [code, setCode] = useState("");
+  const [password, setPassword] = useState("");
   const action = useAction();
   if (enabled) {
     return html`<${Card} title="Second factor"><p>On: sign-in asks for your authenticator's code. An owner can reset it if the device is lost.</p><//>`;
   }
-  const start = () => action.run(async () => setEnrolment(await api("POST", "/me/totp")));
+  const start = (event) => {
+    event.preventDefault();
+    action.run(async () => {
+      setEnrolment(await api("POST", "/me/totp", { current_password: password }));
+      setPassword("");
+    });
+  };
   const confirm = (event) => {
     event.preventDefault();
     action.run(async () => {
@@ -66,7 +73,11 @@ function TotpCard({ enabled, onEnabled }) {
   };
   return html`<${Card} title="Second factor" id="totp-title">
     ${!enrolment ? html`<p>Off. Add an authenticator app (any TOTP app) so a password alone does not open your account.</p>
-        <${Button} kind="primary" busy=${action.busy} busyLabel="Starting…" onClick=${start}>Set up an authenticator<//>`
+        <form class="form-grid one" onSubmit=${start}>
+          <${Field} label="Your password" type="password" autocomplete="current-password" value=${password}
+            onInput=${(e) => setPassword(e.target.value)} hint="Asked again: a second factor changes how you sign in." />
+          <div class="form-actions"><${Button} type="submit" kind="primary" busy=${action.busy} busyLabel="Starting…">Set up an authenticator<//></div>
+        </form>`
       : html`<p>Add this secret to your authenticator app (or open the otpauth link on the device), then enter the code it shows.</p>
         <p><code data-testid="totp-secret">${enrolment.secret}</code> <${CopyButton} text=${enrolment.secret} label="Copy secret" /></p>
         <p class="small"><a href=${enrolment.otpauth_uri}>otpauth link</a></p>

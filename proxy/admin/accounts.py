@@ -41,6 +41,7 @@ ADMIN_PATCH = strict_object(
 )  # fmt: skip
 PASSWORD_CHANGE = strict_object({"current_password": STR, "password": STR})
 CODE = strict_object({"code": STR})
+CURRENT_PASSWORD = strict_object({"current_password": STR})
 
 
 def _email(value: Any) -> str:
@@ -65,6 +66,17 @@ def _admin_id(request: web.Request) -> int:
     if not raw.isascii() or not raw.isdigit() or len(raw) > 18:
         raise NotFound("No such admin account.")
     return int(raw)
+
+
+async def _confirm_password(request: web.Request, who: Caller, current: Any) -> None:
+    """The account's own password, asked again before a change that locks others out; checked
+    and throttled like a sign-in, so a stolen session cannot guess it at leisure."""
+    if not isinstance(current, str) or not current:
+        raise invalid("current_password", "is required")
+    try:
+        await check_credentials(request, current, who.email, reauth=True)
+    except Unauthorized:  # a 400: the session itself is fine (a 401 would sign the UI out)
+        raise invalid("current_password", "is not this account's password") from None
 
 
 def _account(request: web.Request) -> Caller:
@@ -211,14 +223,8 @@ async def get_me(request: web.Request) -> web.Response:
 async def change_own_password(request: web.Request) -> web.Response:
     who = _account(request)
     body = await read_object(request, allowed={"current_password", "password"})
-    current = body.get("current_password")
-    if not isinstance(current, str) or not current:
-        raise invalid("current_password", "is required")
     new_hash = await passwords.hash_password(_password(body.get("password")))
-    try:  # throttled like a sign-in: a stolen session cannot guess the password at leisure
-        await check_credentials(request, current, who.email, reauth=True)
-    except Unauthorized:  # a 400: the session itself is fine (a 401 would sign the UI out)
-        raise invalid("current_password", "is not this account's password") from None
+    await _confirm_password(request, who, body.get("current_password"))
     async with request.config_dict[DB_POOL].acquire() as conn, conn.transaction():
         row = await admins.locked_with_secrets(conn, who.admin_id or 0)
         if row is None:
@@ -231,12 +237,17 @@ async def change_own_password(request: web.Request) -> web.Response:
 
 @routes.post(
     "/me/totp",
-    summary="Start enrolling an authenticator: a new secret, active once confirmed",
+    summary="Start enrolling an authenticator (with the account's password): a new secret,"
+    " active once confirmed",
+    body=CURRENT_PASSWORD,
     ok={"secret": STR, "otpauth_uri": STR},
+    errors=(409,),
     role="viewer",
 )
 async def start_totp(request: web.Request) -> web.Response:
     who = _account(request)
+    body = await read_object(request, allowed={"current_password"})
+    await _confirm_password(request, who, body.get("current_password"))
     secret = totp.new_secret()
     sealed = totp.seal(request.config_dict[UPSTREAMS].box, who.admin_id or 0, secret)
     async with request.config_dict[DB_POOL].acquire() as conn, conn.transaction():

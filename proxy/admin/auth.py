@@ -86,7 +86,7 @@ async def _account(request: web.Request, conn, email: str, password: str,
         if step is None or not await admins.use_totp_step(conn, row["id"], step):
             return None  # wrong, stale or replayed: counted like a wrong password
     await admins.touch_login(conn, row["id"])
-    return Caller(row["role"], row["id"], row["email"])
+    return Caller(row["role"], row["id"], row["email"], row["totp_enabled"])
 
 
 async def check_credentials(
@@ -208,7 +208,7 @@ async def login(request: web.Request) -> web.Response:
             who.admin_id,
         )
     answer = {"token": token.token, "expires_at": iso_from_unix(token.expires_at),
-              "admin": me(who)}  # fmt: skip
+              "admin": me(who, who.totp_enabled)}  # fmt: skip
     response = json_response(answer)
     device.remember(request, response, device.presented(request))
     return response

@@ -25,6 +25,7 @@ class Caller:
     role: Role
     admin_id: int | None = None  # None: the bootstrap owner
     email: str | None = None
+    totp_enabled: bool = False  # known at sign-in; later calls read it from the account
 
     @property
     def holder(self) -> int:

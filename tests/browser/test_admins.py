@@ -73,6 +73,7 @@ def test_a_second_factor_is_set_up_and_then_asked_for(page: Page, gateway: Gatew
     gateway.api.call("POST", "/admins", {"email": email, "role": "viewer", "password": PASSWORD})
     sign_in_as(page, email)
     open_panel(page, "My account")
+    page.get_by_label("Your password").fill(PASSWORD)
     page.get_by_role("button", name="Set up an authenticator").click()
     secret = page.get_by_test_id("totp-secret").inner_text()
     totp = pyotp.TOTP(secret)
