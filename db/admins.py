@@ -36,9 +36,15 @@ UPDATE admins SET totp_last_step = $2
 WHERE id = $1 AND (totp_last_step IS NULL OR totp_last_step < $2)
 RETURNING id
 """
-WRITABLE = frozenset(
-    {"role", "password_hash", "disabled_at", "totp_sealed", "totp_enabled", "totp_last_step"}
-)
+EDITABLE_COLUMNS = (
+    "role", "password_hash", "disabled_at", "totp_sealed", "totp_enabled", "totp_last_step",
+)  # fmt: skip
+UPDATE = f"""
+UPDATE admins SET {", ".join(f"{c} = ${n}" for n, c in enumerate(EDITABLE_COLUMNS, start=2))},
+    updated_at = now()
+WHERE id = $1
+RETURNING {ADMIN_COLUMNS}
+"""
 
 
 async def admins(conn: asyncpg.Connection) -> list[asyncpg.Record]:
@@ -66,13 +72,11 @@ async def insert_admin(
 
 
 async def update_admin(
-    conn: asyncpg.Connection, admin_id: int, values: dict[str, Any]
-) -> asyncpg.Record | None:
-    assert values and set(values) <= WRITABLE, sorted(values)
-    names = sorted(values)  # column names from WRITABLE only; every value is a parameter
-    sets = ", ".join(f"{name} = ${n}" for n, name in enumerate(names, start=2))
-    sql = f"UPDATE admins SET {sets}, updated_at = now() WHERE id = $1 RETURNING {ADMIN_COLUMNS}"
-    return await conn.fetchrow(sql, admin_id, *(values[name] for name in names))
+    conn: asyncpg.Connection, current: asyncpg.Record, changes: dict[str, Any]
+) -> asyncpg.Record:
+    """The account's row (as locked_with_secrets read it) with `changes` applied."""
+    merged = {**dict(current), **changes}
+    return await conn.fetchrow(UPDATE, current["id"], *(merged[c] for c in EDITABLE_COLUMNS))
 
 
 async def delete_admin(conn: asyncpg.Connection, admin_id: int) -> bool:

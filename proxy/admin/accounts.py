@@ -25,7 +25,7 @@ from proxy.admin.auth import check_credentials, me
 from proxy.admin.fields import STR, array, strict_object
 from proxy.admin.roles import Caller, caller
 from proxy.admin.routing import Api
-from proxy.admin.validation import invalid, read_object
+from proxy.admin.validation import invalid, path_number, read_object
 from proxy.http.responses import json_response
 from proxy.state import ADMIN_SESSION, DB_POOL, UPSTREAMS
 
@@ -59,13 +59,6 @@ def _password(value: Any, field: str = "password") -> str:
     if problem:
         raise invalid(field, problem)
     return value
-
-
-def _admin_id(request: web.Request) -> int:
-    raw = request.match_info["aid"]
-    if not raw.isascii() or not raw.isdigit() or len(raw) > 18:
-        raise NotFound("No such admin account.")
-    return int(raw)
 
 
 async def _confirm_password(request: web.Request, who: Caller, current: Any) -> None:
@@ -143,7 +136,7 @@ async def create_admin(request: web.Request) -> web.Response:
     role="owner",
 )
 async def patch_admin(request: web.Request) -> web.Response:
-    aid = _admin_id(request)
+    aid = path_number(request, "aid", "admin account")
     body = await read_object(request, allowed={"role", "password", "disabled", "totp_enabled"})
     if not body:
         raise InvalidRequest("Send at least one of role, password, disabled, totp_enabled.")
@@ -168,7 +161,7 @@ async def patch_admin(request: web.Request) -> web.Response:
                 values["disabled_at"] = None
         if values.get("role", "owner") != "owner":
             await _keep_an_owner(conn, before, "demoted")
-        row = await admins.update_admin(conn, aid, values) if values else before
+        row = await admins.update_admin(conn, before, values) if values else before
         if values.get("disabled_at") or "password_hash" in values:
             await admin_sessions.end_account_sessions(conn, aid)
         rendered = ADMIN.render(row)
@@ -184,7 +177,7 @@ async def patch_admin(request: web.Request) -> web.Response:
     "/admins/{aid}", summary="Remove an admin account", status=204, errors=(409,), role="owner"
 )
 async def delete_admin(request: web.Request) -> web.Response:
-    aid = _admin_id(request)
+    aid = path_number(request, "aid", "admin account")
     async with request.config_dict[DB_POOL].acquire() as conn, conn.transaction():
         await admins.lock_owners(conn)  # first, in one order: two owners' changes never deadlock
         before = await admins.locked_with_secrets(conn, aid)
@@ -229,7 +222,7 @@ async def change_own_password(request: web.Request) -> web.Response:
         row = await admins.locked_with_secrets(conn, who.admin_id or 0)
         if row is None:
             raise NotFound("No such admin account.")
-        await admins.update_admin(conn, row["id"], {"password_hash": new_hash})
+        await admins.update_admin(conn, row, {"password_hash": new_hash})
         await admin_sessions.end_account_sessions(conn, row["id"], request.get(ADMIN_SESSION))
         await audit.record(conn, request, "admin.password", customer_id=None, target=str(row["id"]))
     return web.Response(status=204)
@@ -256,7 +249,7 @@ async def start_totp(request: web.Request) -> web.Response:
             raise NotFound("No such admin account.")
         if row["totp_enabled"]:
             raise Conflict("A second factor is active; an owner removes it before a new one.")
-        await admins.update_admin(conn, row["id"], {"totp_sealed": sealed})
+        await admins.update_admin(conn, row, {"totp_sealed": sealed})
     uri = totp.provisioning_uri(secret, who.email or "")
     return json_response({"secret": secret, "otpauth_uri": uri})
 
@@ -285,6 +278,6 @@ async def confirm_totp(request: web.Request) -> web.Response:
         step = totp.matching_step(secret, code)
         if step is None:
             raise invalid("code", "is not the authenticator's current code")
-        await admins.update_admin(conn, row["id"], {"totp_enabled": True, "totp_last_step": step})
+        await admins.update_admin(conn, row, {"totp_enabled": True, "totp_last_step": step})
         await audit.record(conn, request, "admin.totp", customer_id=None, target=str(row["id"]))
     return json_response(me(who, True))

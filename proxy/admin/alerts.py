@@ -18,7 +18,7 @@ from proxy.admin.alert_resources import ALERT, ALERT_DELIVERY, ALERT_WEBHOOK
 from proxy.admin.fields import INT, MONTH, STR, array, nullable_schema
 from proxy.admin.routing import Api
 from proxy.admin.usage import parse_month, settled_here
-from proxy.admin.validation import invalid, path_id, query_int, read_object
+from proxy.admin.validation import invalid, path_id, path_number, query_int, read_object
 from proxy.http.responses import json_response
 from proxy.infra.alert_delivery import secret_context
 from proxy.infra.secretbox import SecretBox
@@ -80,10 +80,7 @@ async def list_alerts(request: web.Request) -> web.Response:
     role="viewer",
 )
 async def list_deliveries(request: web.Request) -> web.Response:
-    raw = request.match_info["aid"]
-    if len(raw) > 18:  # beyond bigint: no such alert (not a 500 from the database)
-        raise NotFound("No such alert.")
-    aid = int(raw)
+    aid = path_number(request, "aid", "alert")
     async with request.config_dict[DB_POOL].acquire() as conn:
         rows = await db_alerts.deliveries(conn, aid)
     return json_response({"deliveries": ALERT_DELIVERY.render_all(rows)})

@@ -12,7 +12,7 @@ from proxy.admin.fields import STR, array
 from proxy.admin.keys import forget, no_customer
 from proxy.admin.resources import DEVICE
 from proxy.admin.routing import Api
-from proxy.admin.validation import path_id
+from proxy.admin.validation import path_id, path_number
 from proxy.http.responses import json_response
 from proxy.state import DB_POOL
 
@@ -43,15 +43,13 @@ async def list_devices(request: web.Request) -> web.Response:
     role="operator",
 )
 async def revoke_device(request: web.Request) -> web.Response:
-    raw = request.match_info["did"]
-    if not raw.isascii() or not raw.isdigit() or len(raw) > 18:
-        raise NotFound("No such device.")
+    device_id = path_number(request, "did", "device")
     async with request.config_dict[DB_POOL].acquire() as conn, conn.transaction():
-        row = await db_devices.revoke_device(conn, int(raw))
+        row = await db_devices.revoke_device(conn, device_id)
         if row is None:
             raise NotFound("No such device.")
         await audit.record(
-            conn, request, "device.revoke", customer_id=row["customer_id"], target=raw,
+            conn, request, "device.revoke", customer_id=row["customer_id"], target=str(device_id),
             after=DEVICE.render(row),
         )  # fmt: skip
     forget(request, key_ids=(row["key_id"],))  # its spares here; NOTIFY tells the others

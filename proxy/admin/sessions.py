@@ -12,6 +12,7 @@ from proxy.admin.fields import array
 from proxy.admin.resources import ADMIN_SESSION
 from proxy.admin.roles import caller
 from proxy.admin.routing import Api
+from proxy.admin.validation import path_number
 from proxy.http.responses import json_response
 from proxy.state import ADMIN_SESSION as CURRENT_SESSION
 from proxy.state import DB_POOL
@@ -65,15 +66,13 @@ async def end_all_sessions(request: web.Request) -> web.Response:
     role="viewer",
 )
 async def end_session(request: web.Request) -> web.Response:
-    raw = request.match_info["sid"]
-    if not raw.isascii() or not raw.isdigit() or len(raw) > 18:
-        raise NotFound("No such session.")
+    session_id = path_number(request, "sid", "session")
     who = caller(request)
     async with request.config_dict[DB_POOL].acquire() as conn, conn.transaction():
-        holder = await admin_sessions.session_holder(conn, int(raw))
+        holder = await admin_sessions.session_holder(conn, session_id)
         if holder is not None and holder != who.holder and not who.may("owner"):
             raise NotFound("No such live session.")  # another account's: not even its existence
-        if not await admin_sessions.end_session(conn, int(raw)):
+        if not await admin_sessions.end_session(conn, session_id):
             raise NotFound("No such live session.")
-        await audit.record(conn, request, "session.end", customer_id=None, target=raw)
+        await audit.record(conn, request, "session.end", customer_id=None, target=str(session_id))
     return web.Response(status=204)

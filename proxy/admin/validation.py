@@ -154,6 +154,15 @@ def path_id(request: web.Request, name: str, what: str) -> str:
     return value
 
 
+def path_number(request: web.Request, name: str, what: str) -> int:
+    """A path segment that is one of our numeric ids (a bigint); anything else cannot exist:
+    404, never a database error."""
+    value = request.match_info[name]
+    if not value.isascii() or not value.isdigit() or len(value) > 18:
+        raise NotFound(f"No such {what}.")
+    return int(value)
+
+
 def check_query(request: web.Request) -> None:
     """Every query parameter is text a column can hold: a NUL would be a database error (500),
     and U+FFFD is what bytes that were not UTF-8 decode to."""
