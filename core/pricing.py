@@ -103,22 +103,32 @@ class PriceTable:
     def __init__(self, prices: list[Price], aliases: dict[tuple[str, str], str] | None = None):
         self._prices = {(p.provider, p.model): p for p in prices}
         self._aliases = dict(aliases or {})
+        # Model name -> the providers that price it as itself or an alias (every request on
+        # the OpenAI-format route asks: no walk over the table per request).
+        self._named: dict[str, set[str]] = {}
+        for provider, name in self._prices:
+            self._named.setdefault(name, set()).add(provider)
+        for (provider, name), target in self._aliases.items():
+            if (provider, target) in self._prices:
+                self._named.setdefault(name, set()).add(provider)
 
     def lookup(self, provider: str, model: str) -> Price | None:
-        for name in (model, base_model_name(model)):
-            price = self._prices.get((provider, name))
-            if price is None and (provider, name) in self._aliases:
-                price = self._prices.get((provider, self._aliases[provider, name]))
-            if price is not None:
-                return price
-        return None
+        price = self._priced_as(provider, model)
+        if price is None:
+            base = base_model_name(model)
+            if base != model:
+                price = self._priced_as(provider, base)
+        return price
+
+    def _priced_as(self, provider: str, name: str) -> Price | None:
+        price = self._prices.get((provider, name))
+        if price is None and (provider, name) in self._aliases:
+            price = self._prices.get((provider, self._aliases[provider, name]))
+        return price
 
     def providers_for(self, model: str) -> list[str]:
         """The providers that price this model name (as itself, an alias or a dated form)."""
-        names = {model, base_model_name(model)}
-        known = {provider for provider, name in self._prices if name in names}
-        known |= {p for (p, name), target in self._aliases.items()
-                  if name in names and (p, target) in self._prices}  # fmt: skip
+        known = self._named.get(model, set()) | self._named.get(base_model_name(model), set())
         return sorted(known)
 
     def models(self, provider: str | None = None) -> list[Price]:

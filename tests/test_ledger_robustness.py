@@ -11,6 +11,7 @@ import socket
 
 import asyncpg
 import orjson
+import pytest
 from aiohttp import web
 
 from db import rollups as db_rollups
@@ -209,3 +210,37 @@ async def test_caught_up_waits_for_what_was_submitted_not_for_a_steady_stream() 
     assert all(f.done() for f in first) and not later.done()
     gates[3].set()
     assert await later == 3
+
+
+async def test_a_lingering_writer_puts_requests_a_moment_apart_into_one_batch() -> None:
+    """Settlements (and claims) nobody waits for linger: at low load too, the next requests'
+    items share the first one's round trip instead of one round trip each."""
+    batches: list[list[int]] = []
+
+    async def apply(items: list[int]) -> list[int]:
+        batches.append(items)
+        return items
+
+    batcher: Batcher[int, int] = Batcher(apply, linger_s=0.05)
+    first = batcher.enqueue(1)
+    await asyncio.sleep(0)  # the worker started and lingers
+    others = [batcher.enqueue(n) for n in (2, 3)]
+    assert await asyncio.gather(first, *others) == [1, 2, 3]
+    assert batches == [[1, 2, 3]]
+    assert await batcher.submit(4) == 4  # a later item gets a batch of its own
+    assert batches == [[1, 2, 3], [4]]
+
+
+async def test_a_lingering_writer_cancelled_fails_what_it_held() -> None:
+    """A writer cancelled while it lingers (shutdown) leaves no caller waiting forever."""
+
+    async def apply(items: list[int]) -> list[int]:
+        return items
+
+    batcher: Batcher[int, int] = Batcher(apply, linger_s=30)
+    held = batcher.enqueue(1)
+    await asyncio.sleep(0)
+    assert batcher._worker is not None
+    batcher._worker.cancel()
+    with pytest.raises(RuntimeError, match="batch cancelled"):
+        await asyncio.wait_for(held, 5)

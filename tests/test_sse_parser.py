@@ -11,6 +11,7 @@ import pytest
 from core import errors
 from proxy.providers import sse
 from proxy.providers.sse import SSEEvent, SSEParser
+from proxy.routes.sse import encode_frame
 
 STREAM = (
     'event: message_start\ndata: {"a": 1}\n\n'
@@ -124,3 +125,18 @@ def test_an_event_over_the_bound_is_the_upstreams_error() -> None:
     with pytest.raises(errors.UpstreamError, match="gemini sent an SSE event over"):
         for _ in range(20):  # each line is small; together they are not
             parser.feed(b"data: " + b"y" * 100 + b"\n")
+
+
+def test_the_frames_the_gateway_writes_read_back_as_the_events_it_meant() -> None:
+    """What the gateway sends its clients (proxy/routes/sse.py) is what an SSE reader gets,
+    however many frames share one write: event names, multi-line data, any line ending."""
+    frames = [(None, '{"a": 1}'), ("message_stop", "{}"), (None, "two\nlines"),
+              ("e", "crlf\r\nand\rcr"), (None, "[DONE]")]  # fmt: skip
+    written = b"".join(encode_frame(name, data) for name, data in frames)
+    assert SSEParser().feed(written) == [
+        SSEEvent("message", '{"a": 1}'),
+        SSEEvent("message_stop", "{}"),
+        SSEEvent("message", "two\nlines"),
+        SSEEvent("e", "crlf\nand\ncr"),
+        SSEEvent("message", "[DONE]"),
+    ]

@@ -1,7 +1,9 @@
 """Natural batching: whatever is submitted while the previous batch is in flight goes next.
 
 At low load a batch holds one item and nothing waits; under load, every request arriving at
-the same moment shares one database round trip (and one transaction, one WAL flush).
+the same moment shares one database round trip (and one transaction, one WAL flush). A writer
+nobody waits for (settlements, claims) may also *linger*: hold its first item a few
+milliseconds so that the items of the next requests share its round trip even at low load.
 """
 
 from __future__ import annotations
@@ -26,8 +28,11 @@ async def _all_done(futures: list[asyncio.Future[Result]]) -> None:
 class Batcher(Generic[Item, Result]):
     """`apply(items)` answers one result per item, in the same order, in one transaction."""
 
-    def __init__(self, apply: Callable[[list[Item]], Awaitable[list[Result]]]) -> None:
+    def __init__(
+        self, apply: Callable[[list[Item]], Awaitable[list[Result]]], linger_s: float = 0.0
+    ) -> None:
         self._apply = apply
+        self._linger_s = linger_s
         self._queue: list[tuple[Item, asyncio.Future[Result]]] = []
         self._in_flight: list[tuple[Item, asyncio.Future[Result]]] = []
         self._worker: asyncio.Task[None] | None = None
@@ -47,17 +52,31 @@ class Batcher(Generic[Item, Result]):
         return future
 
     async def _work(self) -> None:
-        while self._queue:
+        while True:
+            if self._linger_s and len(self._queue) < MAX_BATCH:
+                try:
+                    await asyncio.sleep(self._linger_s)  # before each batch: at c=1 too
+                except BaseException as exc:
+                    self._fail(self._queue, exc)
+                    self._queue = []
+                    raise
+            if not self._queue:
+                return
             batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
             self._in_flight = batch
             try:
                 await self._run(batch)
-            except BaseException as exc:  # cancelled (shutdown): nobody may wait forever
-                for _, future in batch:
-                    if not future.done():
-                        future.set_exception(exc if isinstance(exc, Exception) else
-                                             RuntimeError("batch cancelled"))  # fmt: skip
+            except BaseException as exc:
+                self._fail(batch, exc)
                 raise
+
+    @staticmethod
+    def _fail(batch: list[tuple[Item, asyncio.Future[Result]]], exc: BaseException) -> None:
+        """Cancelled (shutdown): nobody may wait forever."""
+        for _, future in batch:
+            if not future.done():
+                future.set_exception(exc if isinstance(exc, Exception) else
+                                     RuntimeError("batch cancelled"))  # fmt: skip
 
     async def _run(self, batch: list[tuple[Item, asyncio.Future[Result]]]) -> None:
         try:

@@ -35,6 +35,10 @@ REPLAY_BATCH = 500
 REPLAY_DELAYS_S = (0.5, 1.0, 2.0, 4.0)  # then every 4 s until the database is back
 RESCAN_S = 2.0
 MAX_PENDING = 512  # settlements not yet committed before answers wait for theirs
+# How long the writers nobody waits for (settlements, claims) hold their first item for the
+# next ones (batching.py): a settlement is in the outbox meanwhile and its reservation (never
+# less than its cost) still held; a claim's call is in the outbox.
+LINGER_S = 0.01
 
 
 class Admitter(Batcher[Admission, asyncpg.Record]):
@@ -78,7 +82,7 @@ class Claimer(Batcher[Claim, None]):
     covered by the call's outbox line."""
 
     def __init__(self, pool: asyncpg.Pool) -> None:
-        super().__init__(lambda claims: claim_spares(pool, claims))
+        super().__init__(lambda claims: claim_spares(pool, claims), linger_s=LINGER_S)
 
     def claim_later(self, claim: Claim) -> None:
         def written(future: asyncio.Future[None]) -> None:
@@ -107,7 +111,7 @@ class Settler(Batcher[Settlement, asyncpg.Record | None]):
     durably in the journal for the replayer."""
 
     def __init__(self, pool: asyncpg.Pool, journal: Journal, outbox: Outbox) -> None:
-        super().__init__(self._settle)
+        super().__init__(self._settle, linger_s=LINGER_S)
         self._pool = pool
         self.journal = journal
         self.outbox = outbox

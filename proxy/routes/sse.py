@@ -3,8 +3,10 @@ streaming route; a route's format only says which frames each event becomes."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
+import re
 from contextlib import aclosing
 from typing import Protocol
 
@@ -22,6 +24,10 @@ log = logging.getLogger("kaixu.sse")
 Frame = tuple[str | None, str]
 # A failed write means the client is gone (or stalled past the send timeout).
 CLIENT_GONE = (ConnectionResetError, TimeoutError)
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+# Frames waiting beyond this make the call wait for the client (backpressure).
+MAX_UNSENT_BYTES = 256 * 1024
+SEND_TIMEOUT_S = EventSourceResponse.DEFAULT_SEND_TIMEOUT  # a write stalled this long: gone
 
 
 def dumps(value: object) -> str:
@@ -32,19 +38,109 @@ class StreamFormat(Protocol):
     def frames(self, event: CallEvent) -> list[Frame]: ...
 
 
+def encode_frame(name: str | None, data: str) -> bytes:
+    """One event as aiohttp-sse writes it (`\\n` separators), every line of data its own field."""
+    head = f"event: {name}\n" if name is not None else ""
+    if "\n" in data or "\r" in data:
+        lines = "".join(f"data: {line}\n" for line in _LINE_BREAK.split(data))
+    else:
+        lines = f"data: {data}\n"
+    return f"{head}{lines}\n".encode()
+
+
+class FrameWriter:
+    """Frames written to the client one burst at a time: everything the call produced before it
+    next waits for its upstream goes out in one write (the writer task runs only then), instead
+    of one write per event. A failed write (the client gone, or stalled past the send timeout,
+    which aborts the connection) is raised to the next `put` or `flush`."""
+
+    def __init__(self, request: web.Request, response: web.StreamResponse) -> None:
+        self._request = request
+        self._response = response
+        self._unsent: list[bytes] = []
+        self._unsent_bytes = 0
+        self._writing = False
+        self._wake: asyncio.Future[None] | None = None
+        self._idle: asyncio.Future[None] | None = None  # resolved once nothing is unsent
+        self._failed: BaseException | None = None
+        self._task = asyncio.create_task(self._run())
+
+    async def put(self, frames: list[Frame]) -> None:
+        if self._failed is not None:
+            raise self._failed
+        for name, data in frames:
+            chunk = encode_frame(name, data)
+            self._unsent.append(chunk)
+            self._unsent_bytes += len(chunk)
+        if self._unsent and self._wake is not None and not self._wake.done():
+            self._wake.set_result(None)
+        if self._unsent_bytes > MAX_UNSENT_BYTES:
+            await self.flush()
+
+    async def flush(self) -> None:
+        """Until everything put so far is written; raises the write's failure."""
+        while (self._unsent or self._writing) and self._failed is None:
+            if self._idle is None or self._idle.done():
+                self._idle = asyncio.get_running_loop().create_future()
+            await asyncio.shield(self._idle)
+        if self._failed is not None:
+            raise self._failed
+
+    async def close(self) -> None:
+        """Write what is left (a failure is swallowed: the client is gone) and stop."""
+        with contextlib.suppress(*CLIENT_GONE, RuntimeError):
+            await self.flush()
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            while True:
+                if not self._unsent:
+                    if self._idle is not None and not self._idle.done():
+                        self._idle.set_result(None)
+                    self._wake = loop.create_future()
+                    await self._wake
+                    continue
+                chunk = b"".join(self._unsent)
+                self._unsent.clear()
+                self._unsent_bytes = 0
+                self._writing = True
+                try:
+                    async with asyncio.timeout(SEND_TIMEOUT_S):
+                        await self._response.write(chunk)
+                finally:
+                    self._writing = False
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            self._failed = exc
+            if isinstance(exc, TimeoutError) and self._request.transport is not None:
+                self._request.transport.abort()  # a stalled client never drains: do not wait
+            if self._idle is not None and not self._idle.done():
+                self._idle.set_result(None)
+
+
 async def stream_call(request: web.Request, call: Call, fmt: StreamFormat) -> web.StreamResponse:
     """Errors before the provider's first event are raised (ordinary JSON responses); after it,
     the format's frames for `Failed` end the stream. A client that goes away ends it silently
     (the call settles itself as aborted)."""
     response = EventSourceResponse(sep="\n", allow_all_methods=True)
+    writer: FrameWriter | None = None
     try:
         async with aclosing(call.events()) as events:
             async for event in events:
-                if not response.prepared:
+                if writer is None:
                     await response.prepare(request)
-                for name, data in fmt.frames(event):
-                    await response.send(data, event=name)
+                    writer = FrameWriter(request, response)
+                await writer.put(fmt.frames(event))
+            if writer is not None:
+                await writer.flush()
     except CLIENT_GONE:
+        if writer is not None:
+            await writer.close()
         return response
     except Exception:
         if not response.prepared:
@@ -54,11 +150,12 @@ async def stream_call(request: web.Request, call: Call, fmt: StreamFormat) -> we
         log.exception(
             "stream failed after it started", extra={"request_id": call.client.request_id}
         )
-        if call.result is not None:
+        if call.result is not None and writer is not None:
             failed = Failed(errors.UpstreamError("The gateway failed mid-stream."), call.result)
             with contextlib.suppress(Exception):
-                for name, data in fmt.frames(failed):
-                    await response.send(data, event=name)
+                await writer.put(fmt.frames(failed))
+    if writer is not None:
+        await writer.close()
     response.stop_streaming()
     with contextlib.suppress(ConnectionResetError):
         await response.write_eof()
