@@ -132,9 +132,12 @@ async def stream_call(request: web.Request, call: Call, fmt: StreamFormat) -> we
     try:
         async with aclosing(call.events()) as events:
             async for event in events:
-                if writer is None:
+                if writer is None:  # the first event goes out at once (time to first byte)
                     await response.prepare(request)
                     writer = FrameWriter(request, response)
+                    await writer.put(fmt.frames(event))
+                    await writer.flush()
+                    continue
                 await writer.put(fmt.frames(event))
             if writer is not None:
                 await writer.flush()
