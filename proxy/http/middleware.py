@@ -78,17 +78,18 @@ async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
         elapsed = time.perf_counter() - started
         route = _route_name(request)
         request.app[METRICS].observe(route, request.method, status, elapsed)
-        log.info(
-            "request",
-            extra={
-                "request_id": request_id,
-                "method": request.method,
-                "route": route,
-                "path": request.path,
-                "status": status,
-                "duration_ms": round(elapsed * 1000, 3),
-            },
-        )
+        if log.isEnabledFor(logging.INFO):  # its fields are not even gathered otherwise
+            log.info(
+                "request",
+                extra={
+                    "request_id": request_id,
+                    "method": request.method,
+                    "route": route,
+                    "path": request.path,
+                    "status": status,
+                    "duration_ms": round(elapsed * 1000, 3),
+                },
+            )
 
 
 async def _render_errors(
