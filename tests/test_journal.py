@@ -3,10 +3,16 @@ exactly, a line cut short by a crash skipped."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date
 
+import pytest
+
 from db.gateway import Settlement
-from proxy.ledger.journal import Journal
+from proxy.ledger.batching import BatchCancelled
+from proxy.ledger.journal import Journal, decode
+from proxy.ledger.outbox import Outbox
+from proxy.ledger.writers import Settler
 
 
 def settlement(reservation_id: int) -> Settlement:
@@ -65,3 +71,21 @@ def test_a_line_cut_short_by_a_crash_is_skipped(tmp_path) -> None:
         raw.write(b'{"reservation_id": 2, "customer')
     with journal.claim(segment) as items:
         assert items == [settlement(1)]
+
+
+async def test_a_settlement_still_queued_when_its_writer_is_cancelled_stays_in_the_outbox(
+    tmp_path,
+) -> None:
+    """A process stopping while its settler lingers (the writer task cancelled) must leave the
+    answered call's line on disk for the next replay, not drop it as if it were written."""
+    outbox = Outbox(tmp_path, "p1")
+    settler = Settler(None, Journal(tmp_path, "p1"), outbox)  # type: ignore[arg-type]
+    written = settler.settle_later(settlement(7))
+    await asyncio.sleep(0)  # the writer started and lingers
+    assert settler._worker is not None
+    settler._worker.cancel()
+    with pytest.raises(BatchCancelled):
+        await written
+    outbox.close()  # a clean stop removes a settled segment; this one is not
+    [line] = [p for p in tmp_path.glob("*outbox.jsonl") if p.stat().st_size]
+    assert decode(line.read_bytes()) == settlement(7)

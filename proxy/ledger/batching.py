@@ -20,6 +20,11 @@ Result = TypeVar("Result")
 MAX_BATCH = 500
 
 
+class BatchCancelled(RuntimeError):
+    """The writer was cancelled (the process is stopping) before the item was applied: its
+    outcome is unknown, so whatever keeps it on disk must keep it there."""
+
+
 async def _all_done(futures: list[asyncio.Future[Result]]) -> None:
     if futures:
         await asyncio.wait(futures)
@@ -76,7 +81,7 @@ class Batcher(Generic[Item, Result]):
         for _, future in batch:
             if not future.done():
                 future.set_exception(exc if isinstance(exc, Exception) else
-                                     RuntimeError("batch cancelled"))  # fmt: skip
+                                     BatchCancelled("batch cancelled"))  # fmt: skip
 
     async def _run(self, batch: list[tuple[Item, asyncio.Future[Result]]]) -> None:
         try:

@@ -22,7 +22,7 @@ from db.gateway import (
     settle_batch,
 )
 from db.pool import DB_UNAVAILABLE_ERRORS
-from proxy.ledger.batching import Batcher
+from proxy.ledger.batching import BatchCancelled, Batcher
 from proxy.ledger.journal import Journal
 from proxy.ledger.outbox import Outbox, Segment
 from proxy.ledger.spares import Spares
@@ -142,11 +142,13 @@ class Settler(Batcher[Settlement, asyncpg.Record | None]):
         self.pending[item.reservation_id] = item.cost_uc
 
         def written(future: asyncio.Future[asyncpg.Record | None]) -> None:
+            self.pending.pop(item.reservation_id, None)
+            if not future.cancelled() and isinstance(future.exception(), BatchCancelled):
+                return  # stopping before the write: its outbox lines stay for the next replay
             if segment is not None:
                 self.outbox.settled(segment)
             if held is not None:
                 self.outbox.settled(held)
-            self.pending.pop(item.reservation_id, None)
             if not future.cancelled() and future.exception() is not None:
                 log.error(
                     "settle failed; usage not recorded",

@@ -90,9 +90,13 @@ class FrameWriter:
         """Write what is left (a failure is swallowed: the client is gone) and stop."""
         with contextlib.suppress(*CLIENT_GONE, RuntimeError):
             await self.flush()
-        self._task.cancel()
+        self.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self._task
+
+    def cancel(self) -> None:
+        """Stop at once, whatever is unsent (the stream is over)."""
+        self._task.cancel()
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -130,36 +134,40 @@ async def stream_call(request: web.Request, call: Call, fmt: StreamFormat) -> we
     response = EventSourceResponse(sep="\n", allow_all_methods=True)
     writer: FrameWriter | None = None
     try:
-        async with aclosing(call.events()) as events:
-            async for event in events:
-                if writer is None:  # the first event goes out at once (time to first byte)
-                    await response.prepare(request)
-                    writer = FrameWriter(request, response)
+        try:
+            async with aclosing(call.events()) as events:
+                async for event in events:
+                    if writer is None:  # the first event goes out at once (time to first byte)
+                        await response.prepare(request)
+                        writer = FrameWriter(request, response)
+                        await writer.put(fmt.frames(event))
+                        await writer.flush()
+                        continue
                     await writer.put(fmt.frames(event))
+                if writer is not None:
                     await writer.flush()
-                    continue
-                await writer.put(fmt.frames(event))
-            if writer is not None:
-                await writer.flush()
-    except CLIENT_GONE:
+        except CLIENT_GONE:
+            return response
+        except Exception:
+            if not response.prepared:
+                raise  # nothing sent yet: an ordinary JSON error response
+            # Mid-stream, an error response can no longer be sent: end the stream with the
+            # format's error event (the call is settled by now, or its failure logged).
+            log.exception(
+                "stream failed after it started", extra={"request_id": call.client.request_id}
+            )
+            if call.result is not None and writer is not None:
+                failed = Failed(errors.UpstreamError("The gateway failed mid-stream."), call.result)
+                with contextlib.suppress(Exception):
+                    await writer.put(fmt.frames(failed))
         if writer is not None:
             await writer.close()
+        response.stop_streaming()
+        with contextlib.suppress(ConnectionResetError):
+            await response.write_eof()
         return response
-    except Exception:
-        if not response.prepared:
-            raise  # nothing sent yet: an ordinary JSON error response
-        # Mid-stream, an error response can no longer be sent: end the stream with the
-        # format's error event (the call is settled by now, or its failure logged).
-        log.exception(
-            "stream failed after it started", extra={"request_id": call.client.request_id}
-        )
-        if call.result is not None and writer is not None:
-            failed = Failed(errors.UpstreamError("The gateway failed mid-stream."), call.result)
-            with contextlib.suppress(Exception):
-                await writer.put(fmt.frames(failed))
-    if writer is not None:
-        await writer.close()
-    response.stop_streaming()
-    with contextlib.suppress(ConnectionResetError):
-        await response.write_eof()
-    return response
+    finally:  # however it ended (a client gone, the handler cancelled): no task outlives it
+        if writer is not None:
+            writer.cancel()
+        if response.prepared:
+            response.stop_streaming()  # aiohttp-sse's ping task
