@@ -172,8 +172,9 @@ $$;
 -- dies (ledger.sql, kaixu_reap).
 -- p_spares: how many spare reservations of the same amount the process would like besides,
 -- for the next requests of this key and device (proxy/ledger/spares.py). It gets fewer near a
--- limit: spares never take more than a quarter of the room left after this request, so the
--- headroom one process can strand shrinks to nothing near the cap.
+-- limit: spares take at most a quarter of the room left beyond this request and the 16 after
+-- it. So within 16 requests of a limit there are none: every request there is counted here,
+-- and a spare idle in another process never refuses one that would have fitted.
 CREATE OR REPLACE FUNCTION kaixu_reserve(
     p_customer_id text, p_key_id text, p_lineage_id text, p_key_cap_uc bigint,
     p_estimate_uc bigint, p_ttl_s integer, p_gateway_ceiling_uc bigint, p_month date,
@@ -230,7 +231,8 @@ BEGIN
                             p_key_cap_uc - v_books.key_spent_uc - v_books.key_reserved_uc);
         END IF;
         IF p_spares > 0 AND p_estimate_uc > 0 THEN
-            v_spares := least(p_spares, (v_room - p_estimate_uc) / (4 * p_estimate_uc));
+            v_spares := least(p_spares,
+                              greatest(v_room - 17 * p_estimate_uc, 0) / (4 * p_estimate_uc));
         END IF;
         IF v_spares > 0 THEN
             WITH made AS (
