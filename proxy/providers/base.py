@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import AsyncIterator, Callable
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -64,10 +65,11 @@ async def with_raw(
             yield event
 
     try:
-        async for parsed in parse(recorded(), prepared):
-            while pending:
-                yield pending.popleft()
-            yield parsed
+        async with aclosing(recorded()) as source, aclosing(parse(source, prepared)) as parsed_all:
+            async for parsed in parsed_all:
+                while pending:
+                    yield pending.popleft()
+                yield parsed
     except errors.UpstreamError as error:
         if pending:  # the provider's own failure event: the client gets it as it came
             error.passed_through = True
@@ -271,10 +273,13 @@ class HttpProvider:
                 if resp.status >= 400:
                     raw = await read_answer(resp, self.name, rejected=True)
                     raise self._refused(resp, raw)
-                sse = read_events(resp, self.name)
-                if prepared.passthrough:
-                    events = with_raw(sse, self.stream_events, prepared)
-                else:
-                    events = self.stream_events(sse, prepared)
-                async for event in events:
-                    yield event
+                # Both closed here, not by the collector: a parser returns at its end marker
+                # before the reader sees EOF, and an unclosed generator costs a finalizer task.
+                async with aclosing(read_events(resp, self.name)) as sse:
+                    if prepared.passthrough:
+                        events = with_raw(sse, self.stream_events, prepared)
+                    else:
+                        events = self.stream_events(sse, prepared)
+                    async with aclosing(events):
+                        async for event in events:
+                            yield event
