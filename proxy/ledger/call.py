@@ -111,7 +111,11 @@ class Call:
             error = self._as_error(exc, accepted)
             result = await self.settle(UsageStatus.ERROR, error)
             if not accepted:
-                raise error from None
+                try:
+                    raise error from None
+                finally:
+                    del error  # else this frame and the error's traceback form a cycle
+            error.__traceback__ = None  # the same cycle; a bug's was logged by _as_error
             yield Failed(error, result)
             return
         finally:

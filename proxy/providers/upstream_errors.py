@@ -83,22 +83,30 @@ def upstream_timeout(provider: str, *, phase: str) -> errors.UpstreamTimeout:
     return errors.UpstreamTimeout(f"{provider} did not {phase} in time")
 
 
+def _client_error(provider: str, exc: aiohttp.ClientError) -> errors.GatewayError:
+    if isinstance(exc, aiohttp.ConnectionTimeoutError):
+        return upstream_timeout(provider, phase="connect")
+    if isinstance(exc, aiohttp.ServerTimeoutError):  # no byte within UPSTREAM_READ_TIMEOUT_S
+        return upstream_timeout(provider, phase="answer")
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        # The request never reached the provider: nothing to bill.
+        return errors.UpstreamError(f"could not connect to {provider}", rejected=True)
+    if isinstance(exc, (aiohttp.ClientPayloadError, aiohttp.ServerDisconnectedError)):
+        return errors.UpstreamError(f"{provider} closed the connection mid-answer")
+    return errors.UpstreamError(f"{provider} request failed ({type(exc).__name__})")
+
+
 @contextlib.contextmanager
 def translate_client_errors(provider: str) -> Iterator[None]:
     """aiohttp's low-level failures become the contract's 502 / 504 in this one place."""
     try:
         yield
-    except aiohttp.ConnectionTimeoutError:
-        raise upstream_timeout(provider, phase="connect") from None
-    except aiohttp.ServerTimeoutError:  # no byte within UPSTREAM_READ_TIMEOUT_S
-        raise upstream_timeout(provider, phase="answer") from None
-    except aiohttp.ClientConnectorError:
-        # The request never reached the provider: nothing to bill.
-        raise errors.UpstreamError(f"could not connect to {provider}", rejected=True) from None
-    except (aiohttp.ClientPayloadError, aiohttp.ServerDisconnectedError):
-        raise errors.UpstreamError(f"{provider} closed the connection mid-answer") from None
     except aiohttp.ClientError as exc:
-        raise errors.UpstreamError(f"{provider} request failed ({type(exc).__name__})") from None
+        # aiohttp keeps a payload failure in the response's reader as well: with its traceback
+        # (our frames, which hold the response) that is a cycle keeping the whole call, prompt
+        # included, alive until the collector runs.
+        exc.__traceback__ = None
+        raise _client_error(provider, exc) from None
     except (AttributeError, KeyError, TypeError, ValueError):
         # JSON of an unexpected shape (a string where an object belongs, …): the upstream's
         # fault, reported as such rather than as our 500.

@@ -97,6 +97,9 @@ class FrameWriter:
     def cancel(self) -> None:
         """Stop at once, whatever is unsent (the stream is over)."""
         self._task.cancel()
+        # The write's failure, raised to the route, has a traceback through this writer: kept
+        # here it would be a cycle holding the request (and its body) until the collector ran.
+        self._failed = None
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -118,7 +121,9 @@ class FrameWriter:
                 finally:
                     self._writing = False
         except asyncio.CancelledError:
-            raise
+            # cancel(): the stream is over. Ending quietly keeps no error in the task (its
+            # traceback would be a cycle through this writer, holding the request).
+            return
         except Exception as exc:
             self._failed = exc
             if isinstance(exc, TimeoutError) and self._request.transport is not None:
@@ -171,3 +176,6 @@ async def stream_call(request: web.Request, call: Call, fmt: StreamFormat) -> we
             writer.cancel()
         if response.prepared:
             response.stop_streaming()  # aiohttp-sse's ping task
+            # Its end taken back: the cancelled task keeps the error, whose traceback holds
+            # the response (and the request's body) in a cycle only the collector would free.
+            await response.wait()

@@ -156,7 +156,10 @@ class ProviderPool:
                 self._observe(upstream, "ok", latency)
             return
         assert last is not None
-        raise last
+        try:
+            raise last
+        finally:
+            del last  # else this frame and the error's traceback form a cycle
 
     def _failed(self, upstream: Upstream, kind: str, exc: BaseException, seconds: float) -> None:
         message = str(getattr(exc, "message", "") or type(exc).__name__)
