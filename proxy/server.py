@@ -19,7 +19,8 @@ log = logging.getLogger("kaixu.server")
 # over every object alive since start), took ~15 % of a worker's CPU under load (measured:
 # docs/benchmarks.md). What is alive once the app has started (modules, caches, pools) is
 # frozen out of every pass, and young passes run every 20,000 allocations: the hot path frees
-# nearly everything by reference counting, only reference cycles wait for a pass.
+# everything by reference counting. A reference cycle would wait long for a pass, holding its
+# call's prompt: tests/test_memory_cycles.py keeps every way a call ends free of them.
 GC_THRESHOLDS = (20_000, 50, 100)
 
 
