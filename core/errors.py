@@ -134,3 +134,15 @@ class UpstreamTimeout(GatewayError):
     def __init__(self, message: str, *, rejected: bool = False, **extra: Any) -> None:
         super().__init__(message, **extra)
         self.rejected = rejected  # True when the request never reached the provider
+
+
+def forget_tracebacks(exc: BaseException) -> None:
+    """Drop a handled error's tracebacks, its causes' included. A frame they run through may
+    hold the error (a local, a stored event, a call cut for a shared reason): a cycle that
+    would keep the call and its prompt alive until the collector ran."""
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        cause.__traceback__ = None
+        cause = cause.__cause__ or cause.__context__

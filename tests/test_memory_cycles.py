@@ -12,11 +12,16 @@ import gc
 from collections.abc import Iterator
 
 import pytest
+from aiohttp import web
 
+from core import errors
 from core.chat import ChatRequest
+from proxy.ledger.call import Call
 from proxy.state import RUNNING
+from tests.fakes import FakeUpstream
 from tests.helpers import bearer, create_customer
 from tests.processes import poll
+from tests.test_upstreams import add_upstream, new_key
 
 PROMPT_PADDING = " padding" * 2_000
 
@@ -41,7 +46,11 @@ CASES = {
         "model": "gpt-4.1", "stream": True, "input": "fake:text=Hello" + PROMPT_PADDING}),
     "a gateway stream": ("/v1/gateway/stream", {**chat("fake:text=Hello", True),
                                                "provider": "openai"}),
+    "a tool call malformed after the first event": ("/v1/chat/completions", chat(
+        "fake:malformed-tool", False, tools=[{"type": "function", "function": {
+            "name": "f", "parameters": {"type": "object"}}}])),
 }  # fmt: skip
+FAILING = {"an upstream error", "a tool call malformed after the first event"}
 
 
 @pytest.fixture
@@ -57,9 +66,13 @@ def collector_findings() -> Iterator[list]:
         gc.collect()
 
 
-def calls_in_cycles(garbage: list) -> list[ChatRequest]:
+# A call, its request as parsed, the client's request (its body) and the answer being written.
+HELD = (Call, ChatRequest, web.BaseRequest, web.StreamResponse)
+
+
+def calls_in_cycles(garbage: list) -> list[object]:
     gc.collect()
-    return [o for o in garbage if isinstance(o, ChatRequest)]
+    return [o for o in garbage if isinstance(o, HELD)]
 
 
 @pytest.mark.parametrize("case", CASES)
@@ -70,7 +83,7 @@ async def test_a_call_is_freed_as_it_ends(gateway, case, collector_findings) -> 
         headers = {**bearer(key), "x-api-key": key, "x-goog-api-key": key}
         response = await gateway.post(path, json=body, headers=headers)
         await response.read()
-        expected = 502 if case == "an upstream error" else 200
+        expected = 502 if case in FAILING else 200
         assert response.status == expected, await response.text()
     assert calls_in_cycles(collector_findings) == []
 
@@ -79,7 +92,7 @@ async def test_a_stream_the_client_left_is_freed(gateway, collector_findings) ->
     _, key = await create_customer(gateway)
     for _ in range(3):
         response = await gateway.post("/v1/chat/completions", headers=bearer(key),
-                                      json=chat("fake:slow=0.05", True))  # fmt: skip
+                                      json=chat("fake:stall=0.3", True))  # fmt: skip
         assert response.status == 200
         await response.content.readany()  # the first event, then gone
         response.close()
@@ -92,4 +105,32 @@ async def test_a_stream_the_client_left_is_freed(gateway, collector_findings) ->
     response = await gateway.post("/v1/chat/completions", headers=bearer(key),
                                   json=chat("fake:text=Hello", False))  # fmt: skip
     assert response.status == 200
+    assert calls_in_cycles(collector_findings) == []
+
+
+async def test_a_call_that_failed_over_is_freed(gateway, fakes, collector_findings) -> None:
+    async with FakeUpstream("openai") as backup:
+        await add_upstream(gateway, provider="openai", base_url=backup.base_url,
+                           api_key=new_key(), priority=1)  # fmt: skip
+        _, key = await create_customer(gateway)
+        fakes["openai"].fail_next(503, headers={"Retry-After": "30"})
+        response = await gateway.post("/v1/chat/completions", headers=bearer(key),
+                                      json=chat("fake:text=Hello", False))  # fmt: skip
+        assert response.status == 200, await response.text()
+        assert len(backup.requests) == 1  # it failed over
+    assert calls_in_cycles(collector_findings) == []
+
+
+async def test_streams_cut_for_one_shared_reason_are_freed(gateway, collector_findings) -> None:
+    _, key = await create_customer(gateway)
+    streams = []
+    for _ in range(2):
+        response = await gateway.post("/v1/chat/completions", headers=bearer(key),
+                                      json=chat("fake:stall=5", True))  # fmt: skip
+        assert response.status == 200
+        await response.content.readany()  # running
+        streams.append(response)
+    assert gateway.app[RUNNING].cut_all(errors.Unauthorized("This key was revoked.")) == 2
+    for response in streams:
+        assert b"revoked" in await response.read()
     assert calls_in_cycles(collector_findings) == []

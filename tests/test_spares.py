@@ -79,7 +79,7 @@ async def test_spares_never_take_the_customer_past_the_allowance(gateway, db) ->
 
 async def test_spares_shrink_to_none_near_the_cap(gateway, db) -> None:
     # Room for 30 reservations at first. Spares take at most a quarter of the room beyond the
-    # request and the 16 after it: none once fewer than 18 reservations fit.
+    # request and the 16 after it: none once fewer than 21 reservations fit.
     _, key = await create_customer(gateway, monthly_cap_cents=30 * RESERVE_UC / 1e6)
     done, most_held = 0, 0
     while (await call(gateway, key))[0] == 200:

@@ -173,8 +173,9 @@ $$;
 -- p_spares: how many spare reservations of the same amount the process would like besides,
 -- for the next requests of this key and device (proxy/ledger/spares.py). It gets fewer near a
 -- limit: spares take at most a quarter of the room left beyond this request and the 16 after
--- it. So within 16 requests of a limit there are none: every request there is counted here,
--- and a spare idle in another process never refuses one that would have fitted.
+-- it (so none unless 21 fit). Near a limit every request is counted here; what another
+-- process holds idle is what it was granted further from the limit, given back within about
+-- a second (LIFETIME_S), so a burst at the cap is refused beside it only in that second.
 CREATE OR REPLACE FUNCTION kaixu_reserve(
     p_customer_id text, p_key_id text, p_lineage_id text, p_key_cap_uc bigint,
     p_estimate_uc bigint, p_ttl_s integer, p_gateway_ceiling_uc bigint, p_month date,

@@ -98,6 +98,7 @@ async def _render_errors(
     try:
         return await handler(request)
     except errors.GatewayError as exc:
+        errors.forget_tracebacks(exc)  # answered: nothing reads them now
         return error_response(exc, request_id)
     except web.HTTPException as exc:
         if exc.status < 400:  # redirects pass through as plain responses

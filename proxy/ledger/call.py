@@ -79,6 +79,7 @@ class Call:
     expired: bool = False  # UPSTREAM_TOTAL_TIMEOUT_S passed
     cut_by: errors.GatewayError | None = None  # why the gateway ended it (revoked, stopping)
     _puller: asyncio.Task[object] | None = None  # the task waiting for the next event
+    _cancels: int = 0  # cancellations of _puller by the deadline or a cut, not yet taken back
 
     async def events(self) -> AsyncIterator[CallEvent]:
         """`Started` once the provider answered at all, the deltas, then `Finished` or
@@ -115,7 +116,7 @@ class Call:
                     raise error from None
                 finally:
                     del error  # else this frame and the error's traceback form a cycle
-            error.__traceback__ = None  # the same cycle; a bug's was logged by _as_error
+            errors.forget_tracebacks(error)  # the same cycles; a bug's was logged by _as_error
             yield Failed(error, result)
             return
         finally:
@@ -138,27 +139,34 @@ class Call:
         except StopAsyncIteration:
             return None
         except asyncio.CancelledError:
-            if (not self.expired and self.cut_by is None) or task is None:
+            ours, self._cancels = self._cancels, 0
+            if not ours or task is None:
                 raise
-            task.uncancel()  # our own cancellation: not the task's end
+            for _ in range(ours):  # the deadline and a cut may both have come: take back each
+                task.uncancel()
+            if task.cancelling():  # cancelled from outside too (the handler's end): that wins
+                raise
             if self.cut_by is not None:
                 raise self.cut_by from None
             raise TimeoutError from None
         finally:
             self._puller = None
 
+    def _interrupt(self) -> None:
+        """Cancel the wait for the next event, counted so that _pull takes back just ours."""
+        if self._puller is not None and self._puller.cancel():
+            self._cancels += 1
+
     def _deadline_passed(self) -> None:
         self.expired = True
-        if self._puller is not None:
-            self._puller.cancel()
+        self._interrupt()
 
     def cut(self, reason: errors.GatewayError) -> None:
         """End the call now with `reason` (key revoked, customer deactivated, gateway stopping):
         the client gets it as an error, billed for what was produced."""
         if self.cut_by is None:
             self.cut_by = reason
-            if self._puller is not None:
-                self._puller.cancel()
+            self._interrupt()
 
     def _as_error(self, exc: Exception, accepted: bool) -> errors.GatewayError:
         """The call's own deadline passing is a timeout like any other (a 504); a bug is kept

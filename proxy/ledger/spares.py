@@ -2,7 +2,7 @@
 
 An admission that goes to the database may ask for spares: more reservations of the same
 amount, owned by this process like any other (kaixu_reserve grants fewer near a limit, and
-none within 16 requests of it). A later request of the same key and device whose
+none unless 21 fit). A later request of the same key and device whose
 estimate fits takes one and goes on at once: its reservation exists already, so the caps hold
 exactly as they do for an admission, on any number of processes. How many are asked for
 follows the pool's recent demand (none for a key seen once), up to MAX_SPARES.

@@ -79,7 +79,7 @@ class FrameWriter:
 
     async def flush(self) -> None:
         """Until everything put so far is written; raises the write's failure."""
-        while (self._unsent or self._writing) and self._failed is None:
+        while (self._unsent or self._writing) and self._failed is None and not self._task.done():
             if self._idle is None or self._idle.done():
                 self._idle = asyncio.get_running_loop().create_future()
             await asyncio.shield(self._idle)
@@ -143,6 +143,8 @@ async def stream_call(request: web.Request, call: Call, fmt: StreamFormat) -> we
             async with aclosing(call.events()) as events:
                 async for event in events:
                     if writer is None:  # the first event goes out at once (time to first byte)
+                        if request.transport is None:  # gone before it: nothing to prepare
+                            raise ConnectionResetError("the client left before the first event")
                         await response.prepare(request)
                         writer = FrameWriter(request, response)
                         await writer.put(fmt.frames(event))

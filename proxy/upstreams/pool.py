@@ -131,35 +131,35 @@ class ProviderPool:
         if not order:  # disabled since the request was prepared
             raise self._none_left()
         last: BaseException | None = None
-        for upstream in order[: self.max_attempts]:
-            route.upstream_id, route.attempts = upstream.id, route.attempts + 1
-            started = time.perf_counter()
-            answered = False
-            try:
-                async with aclosing(upstream.transport.events(prepared)) as events:
-                    async for event in events:
-                        if not answered:
-                            answered = True
-                            latency = time.perf_counter() - started
-                        yield event
-            except Exception as exc:
-                kind, retriable = failure_kind(exc)
-                if answered:
-                    kind = kinds.MID_STREAM if kind != kinds.CLIENT_ERROR else kind
-                self._failed(upstream, kind, exc, time.perf_counter() - started)
-                if answered or not retriable:
-                    raise
-                last = exc
-                continue
-            if answered:
-                upstream.health.succeeded(latency)
-                self._observe(upstream, "ok", latency)
-            return
-        assert last is not None
         try:
+            for upstream in order[: self.max_attempts]:
+                route.upstream_id, route.attempts = upstream.id, route.attempts + 1
+                started = time.perf_counter()
+                answered = False
+                try:
+                    async with aclosing(upstream.transport.events(prepared)) as events:
+                        async for event in events:
+                            if not answered:
+                                answered = True
+                                latency = time.perf_counter() - started
+                            yield event
+                except Exception as exc:
+                    kind, retriable = failure_kind(exc)
+                    if answered:
+                        kind = kinds.MID_STREAM if kind != kinds.CLIENT_ERROR else kind
+                    self._failed(upstream, kind, exc, time.perf_counter() - started)
+                    if answered or not retriable:
+                        raise
+                    last = exc
+                    continue
+                if answered:
+                    upstream.health.succeeded(latency)
+                    self._observe(upstream, "ok", latency)
+                return
+            assert last is not None
             raise last
         finally:
-            del last  # else this frame and the error's traceback form a cycle
+            last = None  # kept, the failure's traceback through this frame would be a cycle
 
     def _failed(self, upstream: Upstream, kind: str, exc: BaseException, seconds: float) -> None:
         message = str(getattr(exc, "message", "") or type(exc).__name__)
