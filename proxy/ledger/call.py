@@ -112,11 +112,9 @@ class Call:
             error = self._as_error(exc, accepted)
             result = await self.settle(UsageStatus.ERROR, error)
             if not accepted:
-                try:
-                    raise error from None
-                finally:
-                    del error  # else this frame and the error's traceback form a cycle
-            errors.forget_tracebacks(error)  # the same cycles; a bug's was logged by _as_error
+                raise error from None  # the middleware answers it and drops its tracebacks
+            # Through this frame they would form a cycle; a bug's was logged by _as_error.
+            errors.forget_tracebacks(error)
             yield Failed(error, result)
             return
         finally:
