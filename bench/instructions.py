@@ -3,11 +3,12 @@ serves N sequential requests through the real app (demo provider, a real Postgre
 test client in the same process) under `valgrind --tool=callgrind`; the instructions per
 request are the difference between two N, divided by their difference.
 
-    python bench/instructions.py DSN [--tree PATH] [--route chat|stream] [--counts 100,300]
-                                     [--upstreams N]
+    python bench/instructions.py DSN [--tree PATH] [--counts 100,300] [--upstreams N]
+                                     [--route chat|stream|completions|completions-stream]
 
 `--upstreams N` measures the OpenAI path instead: a fake OpenAI server in the same process
-(its instructions are counted too, the same for every N) behind N upstreams.
+(its instructions are counted too, the same for every N) behind N upstreams. The
+`completions` routes (`POST /v1/chat/completions`, the benchmark's floor route) need it.
 
 `--tree` measures another checkout (its code is imported instead of this one's): run it on two
 trees to compare them. DSN is a PostgreSQL server's maintenance database (`postgres`); each
@@ -25,7 +26,12 @@ import tempfile
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-PATHS = {"chat": "/v1/gateway/chat", "stream": "/v1/gateway/stream"}
+PATHS = {
+    "chat": "/v1/gateway/chat",
+    "stream": "/v1/gateway/stream",
+    "completions": "/v1/chat/completions",  # the OpenAI-format route (--upstreams 1 or more)
+    "completions-stream": "/v1/chat/completions",
+}
 SERVE = """
 import asyncio, dataclasses, sys
 from pathlib import Path
@@ -33,7 +39,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from core.settings import Settings
 from proxy.app import create_app
 
-async def main(dsn, path, n, data, upstreams):
+async def main(dsn, path, n, data, upstreams, stream):
     settings = Settings(database_url=dsn, demo_provider=True, admin_password="bench-password",
                         secret="b" * 40, data_dir=Path(data), log_level="WARNING")
     body = {"provider": "demo", "model": "demo-echo", "max_tokens": 16,
@@ -46,6 +52,9 @@ async def main(dsn, path, n, data, upstreams):
         settings = dataclasses.replace(settings, openai_api_key="sk-bench",
                                        openai_base_url=fake.base_url)
         body = {**body, "provider": "openai", "model": "gpt-4o-mini"}
+        if path == "/v1/chat/completions":  # the OpenAI format names no provider
+            body = {key: value for key, value in body.items() if key != "provider"}
+            body["stream"] = stream
     admin = {"X-Admin-Password": "bench-password"}
     async with TestClient(TestServer(create_app(settings))) as client:
         for i in range(1, upstreams):
@@ -63,7 +72,8 @@ async def main(dsn, path, n, data, upstreams):
     if fake is not None:
         await fake.close()
 
-asyncio.run(main(sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], int(sys.argv[5])))
+asyncio.run(main(sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], int(sys.argv[5]),
+                 sys.argv[6] == "stream"))
 """
 
 
@@ -80,11 +90,12 @@ def database(admin_dsn: str, name: str, tree: Path) -> str:
     return dsn
 
 
-def instructions(tree: Path, dsn: str, path: str, n: int, upstreams: int) -> int:
+def instructions(tree: Path, dsn: str, route: str, n: int, upstreams: int) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "callgrind.out"
         argv = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}",
-                sys.executable, "-c", SERVE, dsn, path, str(n), tmp, str(upstreams)]  # fmt: skip
+                sys.executable, "-c", SERVE, dsn, PATHS[route], str(n), tmp, str(upstreams),
+                "stream" if route.endswith("stream") else "json"]  # fmt: skip
         env = {**os.environ, "PYTHONPATH": str(tree), "PYTHONHASHSEED": "0"}
         subprocess.run(argv, env=env, check=True, cwd=tree, capture_output=True)
         totals = re.search(r"^(?:summary|totals): (\d+)", out.read_text(), re.M)
@@ -101,12 +112,14 @@ def main() -> int:
     what = "0: the demo provider; N: a fake OpenAI behind N upstreams"
     parser.add_argument("--upstreams", type=int, default=0, help=what)
     args = parser.parse_args()
+    if args.route.startswith("completions") and args.upstreams < 1:
+        parser.error("the OpenAI-format routes need --upstreams 1 or more")
     low, high = (int(n) for n in args.counts.split(","))
     tree = args.tree.resolve()
     results = []
     for n in (low, high):
         dsn = database(args.dsn, f"kaixu_instructions_{tree.name}_{args.route}_{n}", tree)
-        results.append(instructions(tree, dsn, PATHS[args.route], n, args.upstreams))
+        results.append(instructions(tree, dsn, args.route, n, args.upstreams))
     per_request = (results[1] - results[0]) / (high - low)
     print(
         f"{tree} {args.route} upstreams={args.upstreams}: {per_request:,.0f} instructions"

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -68,6 +69,7 @@ def refusal(outcome: str, row: Mapping[str, Any], policy: KeyPolicy) -> errors.G
     return errors.Unauthorized("This API key is revoked or its customer is inactive.")
 
 
+WAIT_ROUNDS = 3  # a request waits for at most this many refills of its pool, then admits itself
 REAPED_ERROR = "The gateway process serving this call stopped; billed at its input estimate."
 
 
@@ -136,6 +138,8 @@ class Gate:
         )
         spares = may_use_spares(policy, self.keys)
         taken = self.spares.take(policy.key_id, client.install_id, reserve_uc) if spares else None
+        if taken is None and spares:
+            taken = await self._wait_for_spares(policy, client, reserve_uc)
         if taken is not None:
             reservation_id, lease = taken
             self.metrics.admitted_by_spare.inc()
@@ -146,7 +150,8 @@ class Gate:
         wanted = 0
         if spares:
             self.spares.leftovers(policy.key_id, client.install_id)
-            wanted = self.spares.wanted(policy.key_id, client.install_id)
+            wanted = self.spares.wanted(policy.key_id, client.install_id, reserve_uc)
+        granted: int | None = None
         try:
             row = await self.admitter.submit(
                 Admission(
@@ -162,19 +167,37 @@ class Gate:
                     spares=wanted,
                 )
             )
+            granted = len(row["spare_ids"])
+            if row["outcome"] != AdmissionOutcome.OK:
+                raise refusal(row["outcome"], row, policy)
+            self.metrics.admitted_by_database.inc()
+            month = MonthState.from_row(row)
+            lease = None
+            if spares:
+                lease = self.spares.adopt(policy.key_id, policy.customer_id, client.install_id,
+                                          reserve_uc, month, list(row["spare_ids"]))  # fmt: skip
         finally:
-            if wanted:
-                self.spares.refilled(policy.key_id, client.install_id)
-        if row["outcome"] != AdmissionOutcome.OK:
-            raise refusal(row["outcome"], row, policy)
-        self.metrics.admitted_by_database.inc()
-        month = MonthState.from_row(row)
-        lease = None
-        if spares:
-            lease = self.spares.adopt(policy.key_id, policy.customer_id, client.install_id,
-                                      reserve_uc, month, list(row["spare_ids"]))  # fmt: skip
+            if wanted:  # after adopt: the requests waiting for these spares find them
+                self.spares.refilled(policy.key_id, client.install_id, granted)
         return self._call(policy, prepared, provider, client, price, bounds,
                           row["reservation_id"], month, lease, None)  # fmt: skip
+
+    async def _wait_for_spares(
+        self, policy: KeyPolicy, client: Client, reserve_uc: int
+    ) -> tuple[int, Pool] | None:
+        """A spare from the pool's admissions on their way (each sized by the requests that
+        wait for it), if any: while they get spares, at most WAIT_ROUNDS of them."""
+        for _ in range(WAIT_ROUNDS):
+            refill = self.spares.refilling(policy.key_id, client.install_id, reserve_uc)
+            if refill is None:
+                return None
+            granted = await asyncio.shield(refill)
+            if granted is None:  # that admission found the database unreachable: so would ours
+                raise errors.Unavailable("The database is unreachable; try again shortly.")
+            taken = self.spares.take(policy.key_id, client.install_id, reserve_uc)
+            if taken is not None or granted == 0:
+                return taken
+        return None
 
     def _claim(
         self, reservation_id: int, lease: Pool, policy: KeyPolicy, chat: ChatRequest,

@@ -5,7 +5,10 @@ amount, owned by this process like any other (kaixu_reserve grants fewer near a 
 none unless 21 fit). A later request of the same key and device whose
 estimate fits takes one and goes on at once: its reservation exists already, so the caps hold
 exactly as they do for an admission, on any number of processes. How many are asked for
-follows the pool's recent demand (none for a key seen once), up to MAX_SPARES.
+follows the pool's recent demand (none for a key seen once), up to MAX_SPARES. While one
+admission asking for spares is on its way, the pool's next requests wait for it and take its
+spares rather than each going to the database (under load, a busy key's requests would
+otherwise all arrive while its pool is empty: each a full admission of its own).
 
 What a spare skips is checked otherwise: the key and its customer come from the key cache
 (every change to them evicts this key's or customer's spares, at once in this process and by
@@ -58,8 +61,19 @@ class Pool:
 @dataclass(slots=True)
 class Demand:
     admitted_at: float  # the pool's last admission in the database
-    taken: int = 0  # spares taken since
-    refilling: bool = False  # an admission asking for spares is on its way
+    taken: int = 0  # spares taken since, and the requests its refills left without one
+    dry_until: float = 0.0  # a refill got none (near a limit): ask for none until then
+
+
+@dataclass(slots=True)
+class Refill:
+    """An admission asking for spares of `amount_uc` each, on its way. `granted` resolves to
+    how many spares it got (they are in the pool by then), or None if the database was not
+    reached."""
+
+    amount_uc: int
+    granted: asyncio.Future[int | None]
+    waiting: int = 0  # requests waiting for its spares
 
 
 @dataclass(eq=False)
@@ -67,6 +81,7 @@ class Spares:
     release: Callable[[list[int]], Awaitable[None]]
     _pools: dict[PoolKey, Pool] = field(default_factory=dict)
     _demand: dict[PoolKey, Demand] = field(default_factory=dict)
+    _refills: dict[PoolKey, Refill] = field(default_factory=dict)
     _released: list[int] = field(default_factory=list)  # to delete with the next statement
 
     def take(
@@ -83,25 +98,50 @@ class Spares:
             demand.taken += 1
         return pool.ids.pop(), pool
 
-    def wanted(self, key_id: str, install_id: str | None) -> int:
+    def refilling(
+        self, key_id: str, install_id: str | None, estimate_uc: int
+    ) -> asyncio.Future[int | None] | None:
+        """The admission on its way that asks for spares this request could take, if any."""
+        refill = self._refills.get((key_id, install_id))
+        if refill is None or estimate_uc > refill.amount_uc:
+            return None
+        refill.waiting += 1
+        return refill.granted
+
+    def wanted(self, key_id: str, install_id: str | None, amount_uc: int) -> int:
         """How many spares this pool's admission should ask for: twice what was taken since
-        the last one, if that was recent; none while another admission is refilling it."""
-        now = asyncio.get_running_loop().time()
+        the last one (and what its waiters lacked), if that was recent; none while another admission is refilling it, or for a
+        while after one got none. One that asks is the pool's refill (`refilling`) until
+        `refilled`."""
+        loop = asyncio.get_running_loop()
+        now = loop.time()
         pool_key = (key_id, install_id)
         demand = self._demand.get(pool_key)
         if demand is None or now - demand.admitted_at > LIFETIME_S:
             self._demand[pool_key] = Demand(admitted_at=now)
             return 0
-        if demand.refilling:
+        if pool_key in self._refills or now < demand.dry_until:
             return 0
         wanted = min(MAX_SPARES, 2 * (demand.taken + 1))
-        demand.admitted_at, demand.taken, demand.refilling = now, 0, True
+        demand.admitted_at, demand.taken = now, 0
+        self._refills[pool_key] = Refill(amount_uc, loop.create_future())
         return wanted
 
-    def refilled(self, key_id: str, install_id: str | None) -> None:
-        demand = self._demand.get((key_id, install_id))
-        if demand is not None:
-            demand.refilling = False
+    def refilled(self, key_id: str, install_id: str | None, granted: int | None) -> None:
+        """The pool's refill is over: `granted` spares (None: the database was not reached).
+        Its waiters go on."""
+        pool_key = (key_id, install_id)
+        refill = self._refills.pop(pool_key, None)
+        if refill is not None:
+            refill.granted.set_result(granted)
+        demand = self._demand.get(pool_key)
+        if demand is None or refill is None:
+            return
+        if granted == 0:
+            demand.dry_until = asyncio.get_running_loop().time() + LIFETIME_S
+        # Waiters it cannot serve are demand the next refill must meet (the first of them
+        # makes it, the others wait for it).
+        demand.taken += max(refill.waiting - (granted or 0), 0)
 
     def leftovers(self, key_id: str, install_id: str | None) -> None:
         """The pool is going to the database anyway: its untaken spares go back with it."""
