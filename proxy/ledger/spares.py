@@ -110,9 +110,9 @@ class Spares:
 
     def wanted(self, key_id: str, install_id: str | None, amount_uc: int) -> int:
         """How many spares this pool's admission should ask for: twice what was taken since
-        the last one (and what its waiters lacked), if that was recent; none while another admission is refilling it, or for a
-        while after one got none. One that asks is the pool's refill (`refilling`) until
-        `refilled`."""
+        the last one (and what its waiters lacked), if that was recent; none while another
+        admission is refilling it, or for a while after one got none. One that asks is the
+        pool's refill (`refilling`) until `refilled`."""
         loop = asyncio.get_running_loop()
         now = loop.time()
         pool_key = (key_id, install_id)
