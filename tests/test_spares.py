@@ -76,6 +76,37 @@ async def test_a_burst_waits_for_one_refill_instead_of_each_going_to_the_databas
     await no_reservations_left(db)
 
 
+async def test_requests_waiting_for_a_refill_the_database_did_not_answer_get_503_at_once(
+    gateway, monkeypatch
+) -> None:
+    _, key = await create_customer(gateway, monthly_cap_cents=1000)
+    for _ in range(3):  # a busy key: its next admission asks for spares
+        assert (await call(gateway, key))[0] == 200
+    gate = gateway.app[GATE]
+    gate.spares.forget("all", "")  # its pool is empty
+    submitted, unreachable = [], asyncio.Event()
+
+    async def database_gone(admission):
+        submitted.append(admission)
+        await unreachable.wait()
+        raise ConnectionRefusedError("the database is gone")
+
+    monkeypatch.setattr(gate.admitter, "submit", database_gone)
+    calls = [asyncio.create_task(call(gateway, key)) for _ in range(8)]
+
+    async def all_waiting() -> bool:  # one refill on its way, the other seven waiting for it
+        refills = list(gate.spares._refills.values())
+        return len(submitted) == 1 and len(refills) == 1 and refills[0].waiting == 7
+
+    await poll(all_waiting, 10, "the requests waiting for one refill")
+    unreachable.set()
+    results = await asyncio.gather(*calls)
+    assert [(status, answer["error"]["type"]) for status, answer in results] == [
+        (503, "unavailable")
+    ] * 8
+    assert len(submitted) == 1  # the waiters did not each try the database again
+
+
 async def test_spares_never_take_the_customer_past_the_allowance(gateway, db) -> None:
     _, key = await create_customer(gateway, monthly_cap_cents=0.2)  # 200,000 uc
     warm = 0

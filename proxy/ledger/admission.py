@@ -18,6 +18,7 @@ from core.policy import KeyPolicy
 from core.pricing import Price
 from core.usage import Usage
 from db.gateway import Admission, Claim, Settlement
+from db.pool import DB_UNAVAILABLE_ERRORS
 from proxy.infra.cache import KeyCache, PriceBook
 from proxy.infra.metrics import Metrics
 from proxy.ledger.call import Call, Client
@@ -152,6 +153,7 @@ class Gate:
             self.spares.leftovers(policy.key_id, client.install_id)
             wanted = self.spares.wanted(policy.key_id, client.install_id, reserve_uc)
         granted: int | None = None
+        unreachable = False
         try:
             row = await self.admitter.submit(
                 Admission(
@@ -176,9 +178,12 @@ class Gate:
             if spares:
                 lease = self.spares.adopt(policy.key_id, policy.customer_id, client.install_id,
                                           reserve_uc, month, list(row["spare_ids"]))  # fmt: skip
+        except DB_UNAVAILABLE_ERRORS:
+            unreachable = True
+            raise
         finally:
             if wanted:  # after adopt: the requests waiting for these spares find them
-                self.spares.refilled(policy.key_id, client.install_id, granted)
+                self.spares.refilled(policy.key_id, client.install_id, granted, unreachable)
         return self._call(policy, prepared, provider, client, price, bounds,
                           row["reservation_id"], month, lease, None)  # fmt: skip
 

@@ -68,8 +68,8 @@ class Demand:
 @dataclass(slots=True)
 class Refill:
     """An admission asking for spares of `amount_uc` each, on its way. `granted` resolves to
-    how many spares it got (they are in the pool by then), or None if the database was not
-    reached."""
+    how many spares it got (they are in the pool by then), or None if the database could not
+    be reached."""
 
     amount_uc: int
     granted: asyncio.Future[int | None]
@@ -127,15 +127,19 @@ class Spares:
         self._refills[pool_key] = Refill(amount_uc, loop.create_future())
         return wanted
 
-    def refilled(self, key_id: str, install_id: str | None, granted: int | None) -> None:
-        """The pool's refill is over: `granted` spares (None: the database was not reached).
-        Its waiters go on."""
+    def refilled(
+        self, key_id: str, install_id: str | None, granted: int | None, unreachable: bool
+    ) -> None:
+        """The pool's refill is over: it got `granted` spares (None: it failed or was cancelled
+        before the database answered; `unreachable`: because the database could not be
+        reached). Its waiters go on."""
         pool_key = (key_id, install_id)
         refill = self._refills.pop(pool_key, None)
-        if refill is not None:
-            refill.granted.set_result(granted)
+        if refill is None:
+            return
+        refill.granted.set_result(None if unreachable else granted or 0)
         demand = self._demand.get(pool_key)
-        if demand is None or refill is None:
+        if demand is None:
             return
         if granted == 0:
             demand.dry_until = asyncio.get_running_loop().time() + LIFETIME_S
