@@ -91,9 +91,10 @@ class Call:
         deadline = loop.call_at(loop.time() + self.total_timeout_s, self._deadline_passed)
         accepted = ended = False
         self.running.add(self)
+        consumer = asyncio.current_task()  # the task that pulls every event (its handler's)
         try:
             async with aclosing(self.provider.events(self.prepared, self.route)) as upstream:
-                while (event := await self._pull(upstream)) is not None:
+                while (event := await self._pull(upstream, consumer)) is not None:
                     if not accepted:
                         accepted = True
                         yield Started(self.month)
@@ -124,14 +125,16 @@ class Call:
                 await self.settle(UsageStatus.ABORTED)
         yield Finished(await self.settle(UsageStatus.OK))
 
-    async def _pull(self, upstream: AsyncIterator[UpstreamEvent]) -> UpstreamEvent | None:
-        """The next upstream event, None at the end. The deadline passing interrupts the wait
-        with TimeoutError."""
+    async def _pull(
+        self, upstream: AsyncIterator[UpstreamEvent], task: asyncio.Task[object] | None
+    ) -> UpstreamEvent | None:
+        """The next upstream event, None at the end (`task`: the one waiting for it). The
+        deadline passing interrupts the wait with TimeoutError."""
         if self.cut_by is not None:
             raise self.cut_by
         if self.expired:
             raise TimeoutError
-        task = self._puller = asyncio.current_task()
+        self._puller = task
         try:
             return await anext(upstream)
         except StopAsyncIteration:

@@ -28,6 +28,9 @@ _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 # Frames waiting beyond this make the call wait for the client (backpressure).
 MAX_UNSENT_BYTES = 256 * 1024
 SEND_TIMEOUT_S = EventSourceResponse.DEFAULT_SEND_TIMEOUT  # a write stalled this long: gone
+# How often a stream's watchdog looks for a stalled write: one timer per stream, not a
+# timeout per write (a stall is caught between SEND_TIMEOUT_S and 1.25 times that).
+WATCH_EVERY_S = SEND_TIMEOUT_S / 4
 
 
 def dumps(value: object) -> str:
@@ -59,11 +62,14 @@ class FrameWriter:
         self._response = response
         self._unsent: list[bytes] = []
         self._unsent_bytes = 0
-        self._writing = False
+        self._loop = asyncio.get_running_loop()
+        self._writing_since: float | None = None  # when the write in progress began
+        self._stalled = False
         self._wake: asyncio.Future[None] | None = None
         self._idle: asyncio.Future[None] | None = None  # resolved once nothing is unsent
         self._failed: BaseException | None = None
         self._task = asyncio.create_task(self._run())
+        self._watchdog = self._loop.call_later(WATCH_EVERY_S, self._watch)
 
     async def put(self, frames: list[Frame]) -> None:
         if self._failed is not None:
@@ -79,9 +85,13 @@ class FrameWriter:
 
     async def flush(self) -> None:
         """Until everything put so far is written; raises the write's failure."""
-        while (self._unsent or self._writing) and self._failed is None and not self._task.done():
+        while (
+            (self._unsent or self._writing_since is not None)
+            and self._failed is None
+            and not self._task.done()
+        ):
             if self._idle is None or self._idle.done():
-                self._idle = asyncio.get_running_loop().create_future()
+                self._idle = self._loop.create_future()
             await asyncio.shield(self._idle)
         if self._failed is not None:
             raise self._failed
@@ -97,12 +107,22 @@ class FrameWriter:
     def cancel(self) -> None:
         """Stop at once, whatever is unsent (the stream is over)."""
         self._task.cancel()
+        self._watchdog.cancel()
         # The write's failure, raised to the route, has a traceback through this writer: kept
         # here it would be a cycle holding the request (and its body) until the collector ran.
         self._failed = None
 
+    def _watch(self) -> None:
+        since = self._writing_since
+        if since is not None and self._loop.time() - since >= SEND_TIMEOUT_S:
+            self._stalled = True
+            if self._request.transport is not None:
+                self._request.transport.abort()  # a stalled client never drains: do not wait
+            return
+        self._watchdog = self._loop.call_later(WATCH_EVERY_S, self._watch)
+
     async def _run(self) -> None:
-        loop = asyncio.get_running_loop()
+        loop = self._loop
         try:
             while True:
                 if not self._unsent:
@@ -114,20 +134,18 @@ class FrameWriter:
                 chunk = b"".join(self._unsent)
                 self._unsent.clear()
                 self._unsent_bytes = 0
-                self._writing = True
+                self._writing_since = loop.time()
                 try:
-                    async with asyncio.timeout(SEND_TIMEOUT_S):
-                        await self._response.write(chunk)
+                    await self._response.write(chunk)
                 finally:
-                    self._writing = False
+                    self._writing_since = None
         except asyncio.CancelledError:
             # cancel(): the stream is over. Ending quietly keeps no error in the task (its
             # traceback would be a cycle through this writer, holding the request).
             return
         except Exception as exc:
-            self._failed = exc
-            if isinstance(exc, TimeoutError) and self._request.transport is not None:
-                self._request.transport.abort()  # a stalled client never drains: do not wait
+            # The watchdog's abort fails the write too: that client stalled, it did not leave.
+            self._failed = TimeoutError("the client stalled the stream") if self._stalled else exc
             if self._idle is not None and not self._idle.done():
                 self._idle.set_result(None)
 
