@@ -36,9 +36,9 @@ SEGMENT_ITEMS = 1000  # lines per segment before a new one is opened
 
 
 def encode(item: Settlement) -> bytes:
-    """One line; orjson writes the month (a date) as YYYY-MM-DD. Not dataclasses.asdict: it
-    deep-copies every value, and this runs once per request (the outbox)."""
-    return orjson.dumps({name: getattr(item, name) for name in SETTLEMENT_FIELDS}) + b"\n"
+    """One line, every field in order; orjson writes the dataclass itself (no dict, no copy:
+    this runs twice per request, for the outbox) and the month (a date) as YYYY-MM-DD."""
+    return orjson.dumps(item) + b"\n"
 
 
 def decode(line: bytes) -> Settlement:
