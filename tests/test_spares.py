@@ -107,6 +107,41 @@ async def test_requests_waiting_for_a_refill_the_database_did_not_answer_get_503
     assert len(submitted) == 1  # the waiters did not each try the database again
 
 
+async def test_a_deactivation_while_a_refill_is_on_its_way_refuses_its_waiters(
+    gateway, monkeypatch
+) -> None:
+    """The refill's spares were made before the change: given back, not taken by its waiters."""
+    customer, key = await create_customer(gateway, monthly_cap_cents=1000)
+    for _ in range(3):  # a busy key: its next admission asks for spares
+        assert (await call(gateway, key))[0] == 200
+    gate = gateway.app[GATE]
+    gate.spares.forget("all", "")  # its pool is empty
+    admit, answered, release = gate.admitter.submit, asyncio.Event(), asyncio.Event()
+
+    async def answered_before_the_change(admission):
+        row = await admit(admission)  # the database admitted it (and made its spares) ...
+        answered.set()
+        await release.wait()  # ... but its answer comes back only after the change
+        return row
+
+    monkeypatch.setattr(gate.admitter, "submit", answered_before_the_change)
+    calls = [asyncio.create_task(call(gateway, key)) for _ in range(8)]
+
+    async def all_waiting() -> bool:
+        refills = list(gate.spares._refills.values())
+        return answered.is_set() and len(refills) == 1 and refills[0].waiting == 7
+
+    await poll(all_waiting, 10, "the requests waiting for one refill")
+    monkeypatch.setattr(gate.admitter, "submit", admit)
+    path = f"/admin/api/customers/{customer['id']}"
+    changed = await gateway.patch(path, json={"active": False}, headers=ADMIN_HEADERS)
+    assert changed.status == 200
+    release.set()
+    statuses = [status for status, _ in await asyncio.gather(*calls)]
+    # The refill itself was admitted before the change, like any call already on its way.
+    assert statuses.count(401) >= 7 and set(statuses) <= {200, 401}, statuses
+
+
 async def test_spares_never_take_the_customer_past_the_allowance(gateway, db) -> None:
     _, key = await create_customer(gateway, monthly_cap_cents=0.2)  # 200,000 uc
     warm = 0

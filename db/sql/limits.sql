@@ -126,32 +126,35 @@ CREATE OR REPLACE FUNCTION kaixu_books(
 RETURNS record
 LANGUAGE plpgsql AS $$
 DECLARE
-    v_held_uc bigint := 0;  -- the reservations of pending settlements, customer and lineage
-    v_key_held_uc bigint := 0;
-    v_booked_uc bigint := 0;  -- their costs
-    v_key_booked_uc bigint := 0;
+    v_held_uc bigint;  -- the reservations of pending settlements, customer and lineage
+    v_key_held_uc bigint;
+    v_booked_uc bigint;  -- their costs
+    v_key_booked_uc bigint;
 BEGIN
-    -- From the pending side, through the primary key, in one pass: a few index probes,
-    -- however many reservations the customer holds.
-    IF cardinality(p_pending_ids) > 0 THEN
-        SELECT coalesce(sum(r.amount_uc) FILTER (WHERE r.customer_id = p_customer_id), 0),
-               coalesce(sum(r.amount_uc) FILTER (WHERE r.lineage_id = p_lineage_id), 0),
-               coalesce(sum(p.cost_uc) FILTER (WHERE r.customer_id = p_customer_id), 0),
-               coalesce(sum(p.cost_uc) FILTER (WHERE r.lineage_id = p_lineage_id), 0)
-        INTO v_held_uc, v_key_held_uc, v_booked_uc, v_key_booked_uc
-        FROM unnest(p_pending_ids, p_pending_costs_uc) AS p(id, cost_uc)
-        JOIN reservations r ON r.id = p.id
-        WHERE r.expires_at > now();
-    END IF;
     SELECT c.monthly_cap_uc, c.extra_uc, coalesce(cm.spent_uc, 0), coalesce(km.spent_uc, 0),
            (SELECT coalesce(sum(r.amount_uc), 0) FROM reservations r
             WHERE r.customer_id = c.id AND r.expires_at > now()),
            (SELECT coalesce(sum(r.amount_uc), 0) FROM reservations r
-            WHERE r.lineage_id = p_lineage_id AND r.expires_at > now())
-    INTO cap_uc, extra_uc, spent_uc, key_spent_uc, reserved_uc, key_reserved_uc
+            WHERE r.lineage_id = p_lineage_id AND r.expires_at > now()),
+           q.held_uc, q.key_held_uc, q.booked_uc, q.key_booked_uc
+    INTO cap_uc, extra_uc, spent_uc, key_spent_uc, reserved_uc, key_reserved_uc, v_held_uc,
+         v_key_held_uc, v_booked_uc, v_key_booked_uc
     FROM customers c
     LEFT JOIN customer_months cm ON cm.customer_id = c.id AND cm.month = p_month
     LEFT JOIN key_months km ON km.key_id = p_lineage_id AND km.month = p_month
+    -- From the pending side, through the primary key, in one pass: a few index probes,
+    -- however many reservations the customer holds (one row: an aggregate).
+    CROSS JOIN LATERAL (
+        SELECT coalesce(sum(r.amount_uc) FILTER (WHERE r.customer_id = c.id), 0) AS held_uc,
+               coalesce(sum(r.amount_uc) FILTER (WHERE r.lineage_id = p_lineage_id), 0)
+                   AS key_held_uc,
+               coalesce(sum(p.cost_uc) FILTER (WHERE r.customer_id = c.id), 0) AS booked_uc,
+               coalesce(sum(p.cost_uc) FILTER (WHERE r.lineage_id = p_lineage_id), 0)
+                   AS key_booked_uc
+        FROM unnest(p_pending_ids, p_pending_costs_uc) AS p(id, cost_uc)
+        JOIN reservations r ON r.id = p.id
+        WHERE r.expires_at > now()
+    ) q
     WHERE c.id = p_customer_id;
     -- Pending ones move from reserved to spent, the part beyond the cap drawing the credit,
     -- as kaixu_book_customer_months will book them.

@@ -151,7 +151,9 @@ class Gate:
         wanted = 0
         if spares:
             self.spares.leftovers(policy.key_id, client.install_id)
-            wanted = self.spares.wanted(policy.key_id, client.install_id, reserve_uc)
+            wanted = self.spares.wanted(
+                policy.key_id, policy.customer_id, client.install_id, reserve_uc
+            )
         granted: int | None = None
         unreachable = False
         try:
@@ -196,9 +198,15 @@ class Gate:
             refill = self.spares.refilling(policy.key_id, client.install_id, reserve_uc)
             if refill is None:
                 return None
-            granted = await asyncio.shield(refill)
+            try:
+                granted = await asyncio.shield(refill.granted)
+            except asyncio.CancelledError:
+                refill.waiting -= 1  # gone: not demand for the next refill
+                raise
             if granted is None:  # that admission found the database unreachable: so would ours
                 raise errors.Unavailable("The database is unreachable; try again shortly.")
+            if not may_use_spares(policy, self.keys):  # the listener went deaf meanwhile
+                return None
             taken = self.spares.take(policy.key_id, client.install_id, reserve_uc)
             if taken is not None or granted == 0:
                 return taken

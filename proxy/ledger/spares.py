@@ -71,9 +71,14 @@ class Refill:
     how many spares it got (they are in the pool by then), or None if the database could not
     be reached."""
 
+    key_id: str
+    customer_id: str
     amount_uc: int
     granted: asyncio.Future[int | None]
     waiting: int = 0  # requests waiting for its spares
+    # Its key or customer changed while it was on its way: what it got predates the change,
+    # so its spares are given back, not pooled.
+    forgotten: bool = False
 
 
 @dataclass(eq=False)
@@ -98,17 +103,16 @@ class Spares:
             demand.taken += 1
         return pool.ids.pop(), pool
 
-    def refilling(
-        self, key_id: str, install_id: str | None, estimate_uc: int
-    ) -> asyncio.Future[int | None] | None:
-        """The admission on its way that asks for spares this request could take, if any."""
+    def refilling(self, key_id: str, install_id: str | None, estimate_uc: int) -> Refill | None:
+        """The admission on its way that asks for spares this request could take, if any;
+        the caller waits for it (counted in `waiting` until it gives up)."""
         refill = self._refills.get((key_id, install_id))
-        if refill is None or estimate_uc > refill.amount_uc:
+        if refill is None or refill.forgotten or estimate_uc > refill.amount_uc:
             return None
         refill.waiting += 1
-        return refill.granted
+        return refill
 
-    def wanted(self, key_id: str, install_id: str | None, amount_uc: int) -> int:
+    def wanted(self, key_id: str, customer_id: str, install_id: str | None, amount_uc: int) -> int:
         """How many spares this pool's admission should ask for: twice what was taken since
         the last one (and what its waiters lacked), if that was recent; none while another
         admission is refilling it, or for a while after one got none. One that asks is the
@@ -124,7 +128,7 @@ class Spares:
             return 0
         wanted = min(MAX_SPARES, 2 * (demand.taken + 1))
         demand.admitted_at, demand.taken = now, 0
-        self._refills[pool_key] = Refill(amount_uc, loop.create_future())
+        self._refills[pool_key] = Refill(key_id, customer_id, amount_uc, loop.create_future())
         return wanted
 
     def refilled(
@@ -158,6 +162,10 @@ class Spares:
         month: MonthState, ids: list[int],
     ) -> Pool:  # fmt: skip
         """The pool the admission just made (its own call books into it too)."""
+        refill = self._refills.get((key_id, install_id))
+        if refill is not None and refill.forgotten:  # made before its key or customer changed
+            self._released.extend(ids)
+            ids = []
         pool = Pool(key_id, customer_id, amount_uc, month, ids,
                     asyncio.get_running_loop().time())  # fmt: skip
         old = self._pools.get((key_id, install_id))
@@ -179,14 +187,21 @@ class Spares:
     def forget(self, kind: str, ident: str) -> None:
         """A key (`key`), a customer (`customer`) or everything (`all`) changed: no spare made
         before may be taken."""
-        for pool_key, pool in list(self._pools.items()):
-            if (
+
+        def changed(key_id: str, customer_id: str) -> bool:
+            return (
                 kind == "all"
-                or (kind == "key" and pool.key_id == ident)
-                or (kind == "customer" and pool.customer_id == ident)
-            ):
+                or (kind == "key" and key_id == ident)
+                or (kind == "customer" and customer_id == ident)
+            )
+
+        for pool_key, pool in list(self._pools.items()):
+            if changed(pool.key_id, pool.customer_id):
                 del self._pools[pool_key]
                 self._released.extend(pool.ids)
+        for refill in self._refills.values():  # what they bring back predates the change
+            if changed(refill.key_id, refill.customer_id):
+                refill.forgotten = True
 
     def _expire(self) -> None:
         now = asyncio.get_running_loop().time()

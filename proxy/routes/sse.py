@@ -64,7 +64,6 @@ class FrameWriter:
         self._unsent_bytes = 0
         self._loop = asyncio.get_running_loop()
         self._writing_since: float | None = None  # when the write in progress began
-        self._stalled = False
         self._wake: asyncio.Future[None] | None = None
         self._idle: asyncio.Future[None] | None = None  # resolved once nothing is unsent
         self._failed: BaseException | None = None
@@ -114,12 +113,17 @@ class FrameWriter:
 
     def _watch(self) -> None:
         since = self._writing_since
-        if since is not None and self._loop.time() - since >= SEND_TIMEOUT_S:
-            self._stalled = True
-            if self._request.transport is not None:
-                self._request.transport.abort()  # a stalled client never drains: do not wait
+        if since is None or self._loop.time() - since < SEND_TIMEOUT_S:
+            self._watchdog = self._loop.call_later(WATCH_EVERY_S, self._watch)
             return
-        self._watchdog = self._loop.call_later(WATCH_EVERY_S, self._watch)
+        # Stalled: the client is gone for the route's next `put` or `flush`. (Aborting the
+        # connection lets the stalled write return as if it had succeeded: do not wait for it.)
+        self._failed = TimeoutError("the client stalled the stream")
+        if self._request.transport is not None:
+            self._request.transport.abort()  # a stalled client never drains: do not wait
+        self._task.cancel()
+        if self._idle is not None and not self._idle.done():
+            self._idle.set_result(None)
 
     async def _run(self) -> None:
         loop = self._loop
@@ -144,8 +148,7 @@ class FrameWriter:
             # traceback would be a cycle through this writer, holding the request).
             return
         except Exception as exc:
-            # The watchdog's abort fails the write too: that client stalled, it did not leave.
-            self._failed = TimeoutError("the client stalled the stream") if self._stalled else exc
+            self._failed = exc
             if self._idle is not None and not self._idle.done():
                 self._idle.set_result(None)
 
