@@ -136,11 +136,14 @@ class Spares:
     ) -> None:
         """The pool's refill is over: it got `granted` spares (None: it failed or was cancelled
         before the database answered; `unreachable`: because the database could not be
-        reached). Its waiters go on."""
+        reached). Its waiters go on; those of a forgotten one find nothing and admit
+        themselves."""
         pool_key = (key_id, install_id)
         refill = self._refills.pop(pool_key, None)
         if refill is None:
             return
+        if refill.forgotten and granted:  # given back (adopt): its waiters got none
+            granted = None
         refill.granted.set_result(None if unreachable else granted or 0)
         demand = self._demand.get(pool_key)
         if demand is None:
