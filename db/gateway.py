@@ -35,13 +35,19 @@ SELECT * FROM kaixu_settle_batch($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $
 RELEASE = "DELETE FROM reservations WHERE id = $1"
 
 # Spares taken by calls: from now on they are those calls' reservations (a reaper bills them).
+# The rows locked by id first, as a settlement batch locks its reservations (ledger.sql): a
+# claim batch and a settlement batch that share calls would otherwise deadlock.
 CLAIM_SPARES = """
+WITH locked AS (
+    SELECT r.id FROM reservations r WHERE r.id = ANY($1::bigint[]) ORDER BY r.id FOR UPDATE
+)
 UPDATE reservations r
 SET spare = false, request_id = c.request_id, provider = c.provider, model = c.model,
     input_tokens = c.input_tokens, input_cost_uc = c.input_cost_uc
-FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::integer[], $6::bigint[])
+FROM locked l,
+     unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::integer[], $6::bigint[])
      AS c(id, request_id, provider, model, input_tokens, input_cost_uc)
-WHERE r.id = c.id
+WHERE r.id = l.id AND c.id = l.id
 """
 
 RELEASE_SPARES = "DELETE FROM reservations WHERE id = ANY($1::bigint[]) AND spare"

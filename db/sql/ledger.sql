@@ -2,7 +2,9 @@
 -- Live definitions: db/migrate.py re-creates them after the migrations on every migrate, so
 -- this file is the only place to change them (docs/sql.md).
 --
--- Lock order of a settlement batch: the usage rollup rows it touches (sorted, in
+-- Lock order of a settlement batch: its reservations (by id, first thing in
+-- kaixu_record_usage: spare claims lock them by id too, so a claim batch and a settlement
+-- batch sharing calls cannot deadlock), the usage rollup rows it touches (sorted, in
 -- kaixu_record_usage), then customers, then customer months, then key months, then gateway
 -- shards, each sorted. A batch may draw credit from a customer (its customers row)
 -- between two of that customer's months (at a month boundary), so every batch locks a
@@ -38,6 +40,7 @@ BEGIN
     -- This statement keeps the usage rollups itself (the `rolled` step, one sorted upsert):
     -- the rollup triggers of db/sql/rollups.sql are for every other writer, and skip it.
     PERFORM set_config('kaixu.rollups_kept', 'on', true);
+    PERFORM 1 FROM reservations WHERE id = ANY(p_reservation_ids) ORDER BY id FOR UPDATE;
     WITH items AS (
         SELECT * FROM unnest(
             p_reservation_ids, p_customer_ids, p_key_ids, p_months, p_install_ids, p_providers,
