@@ -76,14 +76,26 @@ async def test_a_burst_waits_for_one_refill_instead_of_each_going_to_the_databas
     await no_reservations_left(db)
 
 
+async def busy_with_an_empty_pool(gateway, key: str):
+    """The gate, once `key` is busy (its next admission asks for spares) and holds none."""
+    for _ in range(3):
+        assert (await call(gateway, key))[0] == 200
+    gate = gateway.app[GATE]
+    gate.spares.forget("all", "")
+    return gate
+
+
+def waiting_for_one_refill(gate) -> int:
+    """How many requests wait for the one refill on its way (-1: not exactly one)."""
+    refills = list(gate.spares._refills.values())
+    return refills[0].waiting if len(refills) == 1 else -1
+
+
 async def test_requests_waiting_for_a_refill_the_database_did_not_answer_get_503_at_once(
     gateway, monkeypatch
 ) -> None:
     _, key = await create_customer(gateway, monthly_cap_cents=1000)
-    for _ in range(3):  # a busy key: its next admission asks for spares
-        assert (await call(gateway, key))[0] == 200
-    gate = gateway.app[GATE]
-    gate.spares.forget("all", "")  # its pool is empty
+    gate = await busy_with_an_empty_pool(gateway, key)
     submitted, unreachable = [], asyncio.Event()
 
     async def database_gone(admission):
@@ -95,8 +107,7 @@ async def test_requests_waiting_for_a_refill_the_database_did_not_answer_get_503
     calls = [asyncio.create_task(call(gateway, key)) for _ in range(8)]
 
     async def all_waiting() -> bool:  # one refill on its way, the other seven waiting for it
-        refills = list(gate.spares._refills.values())
-        return len(submitted) == 1 and len(refills) == 1 and refills[0].waiting == 7
+        return len(submitted) == 1 and waiting_for_one_refill(gate) == 7
 
     await poll(all_waiting, 10, "the requests waiting for one refill")
     unreachable.set()
@@ -112,10 +123,7 @@ async def test_a_deactivation_while_a_refill_is_on_its_way_refuses_its_waiters(
 ) -> None:
     """The refill's spares were made before the change: given back, not taken by its waiters."""
     customer, key = await create_customer(gateway, monthly_cap_cents=1000)
-    for _ in range(3):  # a busy key: its next admission asks for spares
-        assert (await call(gateway, key))[0] == 200
-    gate = gateway.app[GATE]
-    gate.spares.forget("all", "")  # its pool is empty
+    gate = await busy_with_an_empty_pool(gateway, key)
     admit, answered, release = gate.admitter.submit, asyncio.Event(), asyncio.Event()
 
     async def answered_before_the_change(admission):
@@ -128,8 +136,7 @@ async def test_a_deactivation_while_a_refill_is_on_its_way_refuses_its_waiters(
     calls = [asyncio.create_task(call(gateway, key)) for _ in range(8)]
 
     async def all_waiting() -> bool:
-        refills = list(gate.spares._refills.values())
-        return answered.is_set() and len(refills) == 1 and refills[0].waiting == 7
+        return answered.is_set() and waiting_for_one_refill(gate) == 7
 
     await poll(all_waiting, 10, "the requests waiting for one refill")
     monkeypatch.setattr(gate.admitter, "submit", admit)
