@@ -116,12 +116,17 @@ class FrameWriter:
         if since is None or self._loop.time() - since < SEND_TIMEOUT_S:
             self._watchdog = self._loop.call_later(WATCH_EVERY_S, self._watch)
             return
-        # Stalled: the client is gone for the route's next `put` or `flush`. (Aborting the
-        # connection lets the stalled write return as if it had succeeded: do not wait for it.)
+        # Stalled: the client is gone for the route's next `put` or `flush`. Aborting the
+        # connection lets the stalled write return as if it had succeeded, so the writer
+        # stops here rather than waiting for it.
         self._failed = TimeoutError("the client stalled the stream")
         if self._request.transport is not None:
-            self._request.transport.abort()  # a stalled client never drains: do not wait
+            self._request.transport.abort()
         self._task.cancel()
+        self._settle_flush()
+
+    def _settle_flush(self) -> None:
+        """Wake whoever waits in `flush`: nothing is unsent, or the writer failed."""
         if self._idle is not None and not self._idle.done():
             self._idle.set_result(None)
 
@@ -130,8 +135,7 @@ class FrameWriter:
         try:
             while True:
                 if not self._unsent:
-                    if self._idle is not None and not self._idle.done():
-                        self._idle.set_result(None)
+                    self._settle_flush()
                     self._wake = loop.create_future()
                     await self._wake
                     continue
@@ -149,8 +153,7 @@ class FrameWriter:
             return
         except Exception as exc:
             self._failed = exc
-            if self._idle is not None and not self._idle.done():
-                self._idle.set_result(None)
+            self._settle_flush()
 
 
 async def stream_call(request: web.Request, call: Call, fmt: StreamFormat) -> web.StreamResponse:
